@@ -1,0 +1,33 @@
+"""The CRM web application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from saas import config
+from saas.db import db
+from saas.extensions import csrf, login_manager
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    root = config.ROOT
+    app = Flask(
+        __name__,
+        instance_path=str(root / "instance"),
+        template_folder=str(root / "templates"),
+        static_folder=str(root / "static"),
+    )
+    app.config.update(config.load(Path(app.instance_path)))
+    if test_config:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from saas import web
+
+    web.init_app(app)
+    return app

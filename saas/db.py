@@ -1,0 +1,208 @@
+"""Database access: engines, declarative bases and the unit-of-work scope.
+
+Public tables live in the ``public`` schema. Tenant tables are declared once
+with the placeholder schema ``tenant``; every tenant session executes with a
+``schema_translate_map`` that rewrites it to the tenant's own schema, so all
+SQL is schema-qualified and nothing depends on ``search_path``.
+
+A *scope* is one unit of work (a request, a job, a CLI command): it owns one
+session, commits once at its end and then runs the callbacks registered with
+:func:`after_commit` (enqueueing jobs, for example).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session
+
+TENANT_SCHEMA = "tenant"  # placeholder; no real schema ever has this name
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Tables of the platform, in the ``public`` schema."""
+
+    metadata = MetaData(schema="public", naming_convention=NAMING)
+
+
+class TenantBase(DeclarativeBase):
+    """Tables of one tenant, reached only through a tenant-bound session."""
+
+    metadata = MetaData(schema=TENANT_SCHEMA, naming_convention=NAMING)
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    """What the unit of work needs to know about its tenant."""
+
+    id: str
+    slug: str
+    schema_name: str
+    name: str = ""
+    status: str = "active"
+    plan: str = "trial"
+
+
+@dataclass
+class Scope:
+    tenant: TenantRef | None
+    session: Session
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+
+
+_current: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("saas_scope", default=None)
+
+
+class Database:
+    """The engine and the scoped session, attached to the app with ``init_app``."""
+
+    def __init__(self) -> None:
+        self.url: str = ""
+        self._options: dict = {}
+        self._engine: Engine | None = None
+        self._tenant_engines: OrderedDict[str, Engine] = OrderedDict()
+
+    def init_app(self, app) -> None:
+        self.configure(
+            app.config["DATABASE_URL"],
+            pool_size=app.config["DB_POOL_SIZE"],
+            pool_recycle=app.config["DB_POOL_RECYCLE"],
+        )
+        app.extensions["saas.db"] = self
+
+    def configure(self, url: str, **options) -> None:
+        if self._engine is not None and (url != self.url or options != self._options):
+            self.dispose()
+        self.url, self._options = url, options
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            if not self.url:
+                raise RuntimeError("DATABASE_URL is not configured.")
+            self._engine = create_engine(
+                self.url,
+                pool_pre_ping=True,
+                pool_size=self._options.get("pool_size", 5),
+                pool_recycle=self._options.get("pool_recycle", 1800),
+            )
+        return self._engine
+
+    def dispose(self, close: bool = True) -> None:
+        """Drop pooled connections (``close=False`` after a fork: the parent owns them)."""
+        if self._engine is not None:
+            self._engine.dispose(close=close)
+        if close:
+            self._engine = None
+            self._tenant_engines.clear()
+
+    def engine_for(self, schema_name: str) -> Engine:
+        """The shared engine with the tenant placeholder translated to ``schema_name``."""
+        eng = self._tenant_engines.get(schema_name)
+        if eng is None:
+            eng = self.engine.execution_options(schema_translate_map={TENANT_SCHEMA: schema_name})
+            self._tenant_engines[schema_name] = eng
+            if len(self._tenant_engines) > 1024:
+                self._tenant_engines.popitem(last=False)
+        else:
+            self._tenant_engines.move_to_end(schema_name)
+        return eng
+
+    def new_session(self, tenant: TenantRef | None = None) -> Session:
+        bind = self.engine_for(tenant.schema_name) if tenant else self.engine
+        return Session(bind=bind, expire_on_commit=False, autoflush=True)
+
+    # -- unit of work -----------------------------------------------------
+
+    def push_scope(self, tenant: TenantRef | None = None) -> contextvars.Token:
+        scope = Scope(tenant=tenant, session=self.new_session(tenant))
+        _install_hooks(scope)
+        return _current.set(scope)
+
+    def pop_scope(self, token: contextvars.Token, commit: bool) -> None:
+        scope = _current.get()
+        try:
+            if scope is not None:
+                if commit:
+                    scope.session.commit()
+                else:
+                    scope.session.rollback()
+        finally:
+            if scope is not None:
+                scope.session.close()
+            _current.reset(token)
+
+    @contextmanager
+    def scope(self, tenant: TenantRef | None = None) -> Iterator[Session]:
+        """One unit of work: commit at the end, roll back on error."""
+        token = self.push_scope(tenant)
+        ok = False
+        try:
+            yield _current.get().session
+            ok = True
+        finally:
+            self.pop_scope(token, commit=ok)
+
+    def bind_tenant(self, tenant: TenantRef) -> None:
+        """Point the current scope at ``tenant`` (after resolving it in a request).
+
+        The read-only transaction used to resolve the tenant ends here; the next
+        one runs against the tenant's schema.
+        """
+        scope = _require_scope()
+        if scope.session.new or scope.session.dirty or scope.session.deleted:
+            raise RuntimeError("bind_tenant() with unsaved changes in the session")
+        scope.session.commit()
+        scope.session.bind = self.engine_for(tenant.schema_name)
+        scope.tenant = tenant
+
+
+def _require_scope() -> Scope:
+    scope = _current.get()
+    if scope is None:
+        raise RuntimeError("No unit of work: use db.scope() or run inside a request.")
+    return scope
+
+
+def _install_hooks(scope: Scope) -> None:
+    @event.listens_for(scope.session, "after_commit")
+    def _run_callbacks(_session):
+        callbacks, scope.callbacks = scope.callbacks, []
+        for callback in callbacks:
+            callback()
+
+    @event.listens_for(scope.session, "after_rollback")
+    def _drop_callbacks(_session):
+        scope.callbacks.clear()
+
+
+def session() -> Session:
+    """The session of the current unit of work."""
+    return _require_scope().session
+
+
+def current_tenant() -> TenantRef | None:
+    """The tenant of the current unit of work, if any."""
+    scope = _current.get()
+    return scope.tenant if scope else None
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current unit of work has committed; never if it rolls back."""
+    _require_scope().callbacks.append(callback)
+
+
+db = Database()

@@ -1,0 +1,25 @@
+"""Periodic jobs, declared as data with stable names, run by ``saas scheduler``."""
+
+from __future__ import annotations
+
+from rq.cron import CronScheduler
+
+from saas.extensions import redis
+from saas.tenants.provisioning import refill_schema_pool
+from saas.tenants.service import purge_deleted_tenants
+
+PERIODIC = (
+    # (stable name, job, interval in seconds)
+    ("refill-schema-pool", refill_schema_pool, 60),
+    ("purge-deleted-tenants", purge_deleted_tenants, 3600),
+)
+
+
+def make_scheduler() -> CronScheduler:
+    scheduler = CronScheduler(connection=redis(), name="saas-scheduler")
+    for name, fn, interval in PERIODIC:
+        spec = fn.job_spec
+        scheduler.register(
+            fn, queue_name=spec.queue, interval=interval, job_timeout=spec.timeout, name=name
+        )
+    return scheduler

@@ -1,0 +1,104 @@
+"""Request plumbing: the unit of work per request, security headers, errors, blueprints."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from saas.db import db, session
+from saas.extensions import login_manager
+from saas.modules.accounts.models import ROLE_LABELS, User
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        uid, _, version = user_id.partition(":")
+        if not uid.isdigit() or not version.isdigit():
+            return None
+        user = session().execute(select(User).where(User.id == int(uid))).scalar_one_or_none()
+        if user is None or user.session_version != int(version):
+            return None
+        return user
+
+    @app.before_request
+    def _open_unit_of_work():
+        g.db_token = db.push_scope()
+
+    @app.after_request
+    def _commit(response):
+        if getattr(g, "db_token", None) is not None and response.status_code < 400:
+            session().commit()
+        return _security_headers(response)
+
+    @app.teardown_request
+    def _close_unit_of_work(exc):
+        token = g.pop("db_token", None)
+        if token is not None:
+            db.pop_scope(token, commit=False)  # committed in after_request if it went well
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        return render_template("errors/csrf.html", reason=exc.description), 400
+
+    @app.errorhandler(404)
+    def _not_found(exc):
+        return render_template("errors/not_found.html"), 404
+
+    @app.errorhandler(405)
+    def _not_allowed(exc):
+        return render_template("errors/not_found.html"), 405
+
+    @app.errorhandler(500)
+    def _server_error(exc):
+        return render_template("errors/server_error.html"), 500
+
+    from saas.tenants import context
+
+    app.jinja_env.globals.update(can=context.can, role_labels=ROLE_LABELS)
+
+    from saas.modules.accounts.views import bp as accounts_bp
+    from saas.modules.contacts.views import bp as contacts_bp
+    from saas.modules.workspace.views import bp as workspace_bp
+    from saas.modules.workspace.views import team_bp
+    from saas.tenants.views import bp as tenants_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(tenants_bp)
+    context.bp.register_blueprint(workspace_bp)
+    context.bp.register_blueprint(team_bp)
+    context.bp.register_blueprint(contacts_bp)
+    app.register_blueprint(context.bp)
+    if app.config["ENV_NAME"] == "development":
+        from saas.devtools import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure or current_app.config["SESSION_COOKIE_SECURE"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if request.path.startswith("/app/") or request.endpoint in {
+        "accounts.reset",
+        "accounts.invitation",
+    }:
+        headers.setdefault("Cache-Control", "no-store")
+    return response
