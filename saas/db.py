@@ -82,6 +82,9 @@ class Database:
             pool_recycle=app.config["DB_POOL_RECYCLE"],
         )
         app.extensions["saas.db"] = self
+        if "saas.db.hooks" not in app.extensions:
+            app.extensions["saas.db.hooks"] = True
+            _request_hooks(app, self)
 
     def configure(self, url: str, **options) -> None:
         if self._engine is not None and (url != self.url or options != self._options):
@@ -168,6 +171,28 @@ class Database:
         scope.session.commit()
         scope.session.bind = self.engine_for(tenant.schema_name)
         scope.tenant = tenant
+
+
+def _request_hooks(app, database: Database) -> None:
+    """One unit of work per request, opened before anything else runs (CSRF checks
+    and error pages may load the user), committed once if the response succeeded."""
+    from flask import g
+
+    @app.before_request
+    def _open_unit_of_work():
+        g.db_token = database.push_scope()
+
+    @app.after_request
+    def _commit(response):
+        if g.get("db_token") is not None and response.status_code < 400:
+            session().commit()
+        return response
+
+    @app.teardown_request
+    def _close_unit_of_work(exc):
+        token = g.pop("db_token", None)
+        if token is not None:
+            database.pop_scope(token, commit=False)  # committed in after_request if it went well
 
 
 def _require_scope() -> Scope:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from saas.db import db, session
+from saas.db import session
 from saas.extensions import login_manager
 from saas.modules.accounts.models import ROLE_LABELS, User
 
@@ -32,21 +32,7 @@ def init_app(app: Flask) -> None:
             return None
         return user
 
-    @app.before_request
-    def _open_unit_of_work():
-        g.db_token = db.push_scope()
-
-    @app.after_request
-    def _commit(response):
-        if getattr(g, "db_token", None) is not None and response.status_code < 400:
-            session().commit()
-        return _security_headers(response)
-
-    @app.teardown_request
-    def _close_unit_of_work(exc):
-        token = g.pop("db_token", None)
-        if token is not None:
-            db.pop_scope(token, commit=False)  # committed in after_request if it went well
+    app.after_request(_security_headers)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):

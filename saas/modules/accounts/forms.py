@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 
 from saas.forms import email_field, name_field, password_field
@@ -48,10 +49,10 @@ class InviteForm(FlaskForm):
     email = email_field("E-mail of the person to invite")
     role = SelectField(
         "Role",
-        choices=[(r, ROLE_LABELS[r]) for r in ("member", "readonly", "admin", "owner")],
+        choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ("member", "readonly", "admin", "owner")],
         default="member",
     )
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, label) for r, label in ROLE_LABELS.items()])
+    role = SelectField("Role", choices=[SelectChoice(r, label) for r, label in ROLE_LABELS.items()])
