@@ -10,8 +10,9 @@ run with nothing to do costs one query.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -21,7 +22,7 @@ from alembic.config import Config
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from saas.config import ROOT
@@ -142,13 +143,27 @@ class Migrator:
             summary.public_upgraded = True
         summary.pool_dropped = self.drop_stale_pool()
         rows = self.tenants_behind()
-        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-            for slug, error in pool.map(self.migrate_tenant, rows):
-                if error is None:
-                    summary.migrated.append(slug)
-                else:
-                    summary.failed.append((slug, error))
+        for slug, error in self._migrate_all(rows):
+            if error is None:
+                summary.migrated.append(slug)
+            else:
+                summary.failed.append((slug, error))
         return summary
+
+    def _migrate_all(self, rows: list[tuple]):
+        workers = min(self.parallelism, len(rows))
+        if workers <= 1:
+            return [self.migrate_tenant(row) for row in rows]
+        # Processes, not threads: Alembic's `op` is one module-global proxy.
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(self.engine, self.location, self.lock_timeout),
+        ) as pool:
+            return list(
+                pool.map(_migrate_in_worker, rows, chunksize=max(1, len(rows) // (workers * 8)))
+            )
 
     def upgrade_public(self) -> None:
         cfg = alembic_config(self.location)
@@ -166,7 +181,7 @@ class Migrator:
                         " ORDER BY created_at"
                     ),
                     {"th": self.head},
-                )
+                ).tuples()
             )
 
     def drop_stale_pool(self) -> int:
@@ -217,3 +232,18 @@ class Migrator:
                     {"e": error, "id": tenant_id},
                 )
             return slug, error
+
+
+_worker: Migrator | None = None
+
+
+def _init_worker(parent_engine: Engine, location, lock_timeout: str) -> None:
+    """In a forked migration process: leave the parent's sockets alone, open our own."""
+    global _worker
+    parent_engine.dispose(close=False)
+    engine = create_engine(parent_engine.url, pool_size=1)
+    _worker = Migrator(engine, location, parallelism=1, lock_timeout=lock_timeout)
+
+
+def _migrate_in_worker(row: tuple) -> tuple[str, str | None]:
+    return _worker.migrate_tenant(row)

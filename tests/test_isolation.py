@@ -1,0 +1,207 @@
+"""One tenant never sees another's data: pages, ids, jobs and pooled connections."""
+
+import re
+import uuid
+
+from sqlalchemy import func, select, text
+
+from saas.db import db
+from saas.jobs import enqueue, get_queue, job
+from saas.modules.contacts import service as contacts
+from saas.modules.contacts.models import Contact
+from saas.tenants.models import Tenant
+from tests.conftest import post, signup, unique
+
+
+def _tenant(slug):
+    with db.scope() as s:
+        return s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one()
+
+
+def _tenant_urls(app, ids):
+    """Every tenant URL rule, filled in with ids."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("tenant."):
+            continue
+        path = rule.rule
+        for arg in rule.arguments - {"tenant_slug"}:
+            path = path.replace(f"<int:{arg}>", str(ids[arg])).replace(f"<{arg}>", str(ids[arg]))
+        urls.append((path, rule.methods - {"HEAD", "OPTIONS"}))
+    return urls
+
+
+def test_member_of_a_gets_404_for_every_page_of_b(app, client, make_client):
+    slug_a, _ = signup(client)
+    browser_b = make_client()
+    slug_b, _ = signup(browser_b)
+    post(browser_b, f"/app/{slug_b}/contacts/new", {"last_name": "SecretB"})
+    post(
+        browser_b,
+        f"/app/{slug_b}/team/invite",
+        {"email": f"{unique()}@example.com", "role": "member"},
+    )
+    page = browser_b.get(f"/app/{slug_b}/team/").get_data(as_text=True)
+    ids = {
+        "contact_id": 1,
+        "member_id": re.search(r"/team/(\d+)/role", page).group(1),
+        "invitation_id": re.search(r"/invitations/(\d+)/revoke", page).group(1),
+    }
+    urls = _tenant_urls(app, ids)
+    assert len(urls) >= 12
+    for pattern, methods in urls:
+        url = pattern.replace("<tenant_slug>", slug_b)
+        for method in methods:
+            if method == "GET":
+                resp = client.get(url)
+            else:
+                resp = post(
+                    client,
+                    url,
+                    {"last_name": "Intruder", "role": "owner", "email": "x@example.com"},
+                )
+            assert resp.status_code == 404, (method, url, resp.status_code)
+            assert "SecretB" not in resp.get_data(as_text=True)
+    # ...and an unknown slug looks exactly the same.
+    assert client.get(f"/app/{unique('nope')}/").status_code == 404
+    # B's data is untouched.
+    assert "Intruder" not in browser_b.get(f"/app/{slug_b}/contacts/").get_data(as_text=True)
+    assert "SecretB" in browser_b.get(f"/app/{slug_b}/contacts/").get_data(as_text=True)
+
+
+def test_public_ids_of_b_cannot_be_used_through_a(client, make_client):
+    slug_a, _ = signup(client)
+    browser_b = make_client()
+    slug_b, _ = signup(browser_b)
+    post(
+        browser_b,
+        f"/app/{slug_b}/team/invite",
+        {"email": f"{unique()}@example.com", "role": "member"},
+    )
+    page = browser_b.get(f"/app/{slug_b}/team/").get_data(as_text=True)
+    member_b = re.search(r"/team/(\d+)/role", page).group(1)
+    invitation_b = re.search(r"/invitations/(\d+)/revoke", page).group(1)
+    assert (
+        post(client, f"/app/{slug_a}/team/{member_b}/role", {"role": "readonly"}).status_code == 404
+    )
+    assert post(client, f"/app/{slug_a}/team/{member_b}/remove").status_code == 404
+    assert post(client, f"/app/{slug_a}/team/invitations/{invitation_b}/revoke").status_code == 404
+    assert "Withdraw" in browser_b.get(f"/app/{slug_b}/team/").get_data(as_text=True)
+
+
+def test_same_record_id_in_two_tenants_shows_each_its_own(client, make_client):
+    slug_a, _ = signup(client)
+    browser_b = make_client()
+    slug_b, _ = signup(browser_b)
+    post(client, f"/app/{slug_a}/contacts/new", {"last_name": "OnlyInA"})
+    post(browser_b, f"/app/{slug_b}/contacts/new", {"last_name": "OnlyInB"})
+    page_a = client.get(f"/app/{slug_a}/contacts/1").get_data(as_text=True)
+    page_b = browser_b.get(f"/app/{slug_b}/contacts/1").get_data(as_text=True)
+    assert "OnlyInA" in page_a and "OnlyInB" not in page_a
+    assert "OnlyInB" in page_b and "OnlyInA" not in page_b
+
+
+@job(queue="default")
+def describe_tenant(marker: str) -> dict:
+    """A tenant job: what does it see?"""
+    from saas.db import current_tenant, session
+
+    names = session().execute(select(Contact.last_name).order_by(Contact.id)).scalars().all()
+    return {"marker": marker, "tenant": current_tenant().slug, "contacts": names}
+
+
+def _job_results(app):
+    with app.app_context():
+        from rq.registry import FinishedJobRegistry
+
+        queue = get_queue("default")
+        registry = FinishedJobRegistry(queue=queue)
+        return [queue.fetch_job(i).return_value() for i in registry.get_job_ids()]
+
+
+def test_a_job_enqueued_in_a_runs_in_a_and_cannot_see_b(app, client, make_client, run_jobs):
+    slug_a, _ = signup(client)
+    slug_b, _ = signup(make_client())
+    tenant_a, tenant_b = _tenant(slug_a), _tenant(slug_b)
+    with db.scope(tenant_b.ref()):
+        contacts.create(None, last_name="BeeOnly")
+    marker = uuid.uuid4().hex
+    with app.app_context(), db.scope(tenant_a.ref()):
+        contacts.create(None, last_name="AyeOnly")
+        enqueue(describe_tenant, marker)
+    run_jobs()
+    results = [r for r in _job_results(app) if isinstance(r, dict) and r.get("marker") == marker]
+    assert results == [{"marker": marker, "tenant": slug_a, "contacts": ["AyeOnly"]}]
+
+
+def test_job_is_not_enqueued_when_the_transaction_rolls_back(app, client, run_jobs):
+    slug, _ = signup(client)
+    marker = uuid.uuid4().hex
+    try:
+        with app.app_context(), db.scope(_tenant(slug).ref()):
+            enqueue(describe_tenant, marker)
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with app.app_context():
+        queued = get_queue("default").get_jobs()
+    assert not [j for j in queued if j.args == (marker,)]
+
+
+def test_job_for_a_suspended_tenant_does_nothing(app, client, run_jobs):
+    from saas.tenants import service
+
+    slug, _ = signup(client)
+    run_jobs()
+    marker = uuid.uuid4().hex
+    with app.app_context(), db.scope(_tenant(slug).ref()):
+        enqueue(describe_tenant, marker)
+    with db.scope() as s:
+        service.suspend(s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one(), "unpaid")
+    run_jobs()
+    results = [r for r in _job_results(app) if isinstance(r, dict) and r.get("skipped")]
+    assert {"skipped": f"tenant {slug} is suspended"} in results
+    assert not [r for r in _job_results(app) if isinstance(r, dict) and r.get("marker") == marker]
+
+
+def test_suspended_tenant_shows_a_clear_page(client):
+    from saas.tenants import service
+
+    slug, _ = signup(client)
+    with db.scope() as s:
+        service.suspend(
+            s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one(), "Unpaid invoice"
+        )
+    resp = client.get(f"/app/{slug}/contacts/")
+    assert resp.status_code == 403
+    body = resp.get_data(as_text=True)
+    assert "is suspended" in body and "Unpaid invoice" in body
+    with db.scope() as s:
+        service.resume(s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one())
+    assert client.get(f"/app/{slug}/contacts/").status_code == 200
+
+
+def test_pooled_connection_alternating_tenants_with_rollbacks(client, make_client):
+    """One pooled connection, tenants alternating, rollbacks in between: every
+    statement runs in the schema of the session that issued it."""
+    slugs = [signup(make_client())[0] for _ in range(3)]
+    tenants = [_tenant(s).ref() for s in slugs]
+    for t in tenants:
+        with db.scope(t):
+            contacts.create(None, last_name=f"owner-{t.slug}")
+    engine = db.engine
+    engine.dispose()
+    assert engine.pool.size() >= 1
+    backends = set()
+    for round_ in range(5):
+        for t in tenants:
+            with db.scope(t) as s:
+                backends.add(s.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                names = s.execute(select(Contact.last_name)).scalars().all()
+                assert names == [f"owner-{t.slug}"], (round_, t.slug, names)
+                s.add(Contact(last_name=f"rolled-back-{round_}"))
+                s.flush()
+                s.rollback()  # a rollback in the middle ...
+                count = s.execute(select(func.count()).select_from(Contact)).scalar_one()
+                assert count == 1  # ... and the next statement is still in this tenant
+    assert len(backends) == 1  # truly the same server connection every time
