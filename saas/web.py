@@ -62,10 +62,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(tenants_bp)
-    context.bp.register_blueprint(workspace_bp)
-    context.bp.register_blueprint(team_bp)
-    context.bp.register_blueprint(contacts_bp)
-    app.register_blueprint(context.bp)
+    app.register_blueprint(context.make_blueprint(workspace_bp, team_bp, contacts_bp))
     if app.config["ENV_NAME"] == "development":
         from saas.devtools import bp as dev_bp
 

@@ -20,8 +20,6 @@ from saas.extensions import login_manager
 from saas.modules.accounts.models import Membership, role_at_least
 from saas.tenants.models import Tenant
 
-bp = Blueprint("tenant", __name__, url_prefix="/app/<tenant_slug>")
-
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -40,18 +38,26 @@ def required_role(view: Callable | None, method: str) -> str:
     return getattr(view, "min_role", None) or default
 
 
-@bp.url_value_preprocessor
+def make_blueprint(*children: Blueprint) -> Blueprint:
+    """The ``/app/<tenant_slug>`` blueprint holding every tenant module (one per app)."""
+    bp = Blueprint("tenant", __name__, url_prefix="/app/<tenant_slug>")
+    bp.url_value_preprocessor(_pull_slug)
+    bp.url_defaults(_add_slug)
+    bp.before_request(_resolve_tenant)
+    for child in children:
+        bp.register_blueprint(child)
+    return bp
+
+
 def _pull_slug(endpoint, values):
     g.tenant_slug = values.pop("tenant_slug", None) if values else None
 
 
-@bp.url_defaults
 def _add_slug(endpoint, values):
     if "tenant_slug" not in values and getattr(g, "tenant", None) is not None:
         values["tenant_slug"] = g.tenant.slug
 
 
-@bp.before_request
 def _resolve_tenant():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
