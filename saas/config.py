@@ -85,6 +85,8 @@ def load(instance_path: Path) -> dict:
         "LOGIN_THROTTLE_WINDOW": int(os.environ.get("LOGIN_THROTTLE_WINDOW", "900")),
         "PASSWORD_RESET_MAX_AGE": int(os.environ.get("PASSWORD_RESET_MAX_AGE", "3600")),
         "INVITATION_DAYS": int(os.environ.get("INVITATION_DAYS", "7")),
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        "PROXY_FIX_HOPS": int(os.environ.get("PROXY_FIX_HOPS", "0")),
         "JOB_TIMEOUT": int(os.environ.get("JOB_TIMEOUT", "600")),
     }
     return cfg

@@ -1,4 +1,5 @@
 import re
+import uuid
 
 from sqlalchemy import select
 
@@ -153,3 +154,34 @@ def test_production_cookies_use_host_prefix(monkeypatch, tmp_path):
         assert "SECRET_KEY" in str(exc)
     else:
         raise AssertionError("production without SECRET_KEY must refuse to start")
+
+
+def test_throttling_uses_the_client_address_behind_a_trusted_proxy(app, services, tmp_path):
+    from saas import create_app
+
+    proxied = create_app(
+        {**{k: app.config[k] for k in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_DIR")},
+         "TESTING": True, "PROXY_FIX_HOPS": 1, "LOGIN_MAX_FAILURES_PER_ADDRESS": 2}
+    )  # fmt: skip
+    browser = proxied.test_client()
+    browser.environ_base["REMOTE_ADDR"] = "10.0.0.1"  # the proxy
+    _, email = signup(browser)
+    browser = proxied.test_client()
+    browser.environ_base["REMOTE_ADDR"] = "10.0.0.1"
+    attacker = {"X-Forwarded-For": f"203.0.113.{uuid.uuid4().int % 250}"}
+    for _ in range(2):
+        post(
+            browser,
+            "/login",
+            {"email": f"{unique()}@example.com", "password": "wrong-password-1"},
+            headers=attacker,
+        )
+    assert (
+        post(
+            browser, "/login", {"email": email, "password": PASSWORD}, headers=attacker
+        ).status_code
+        == 429
+    )
+    someone_else = {"X-Forwarded-For": "198.51.100.7"}
+    resp = post(browser, "/login", {"email": email, "password": PASSWORD}, headers=someone_else)
+    assert resp.status_code == 302

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, func
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,10 @@ def schema_name_for(tenant_id: uuid.UUID) -> str:
 
 class Tenant(Base):
     __tablename__ = "tenants"
+    __table_args__ = (
+        # Sign-up looks up slugs by prefix ("acme-%").
+        Index("ix_tenants_slug_pattern", "slug", postgresql_ops={"slug": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
@@ -44,6 +48,10 @@ class Tenant(Base):
             status=self.status,
             plan=self.plan,
         )
+
+
+# Sign-up checks company names case-insensitively.
+Index("ix_tenants_name_lower", func.lower(Tenant.name))
 
 
 class PooledSchema(Base):
