@@ -105,3 +105,13 @@ def test_signed_in_user_creates_a_second_company_and_switches(client):
     assert f"/app/{slug1}/" in chooser and f"/app/{slug2}/" in chooser
     assert client.get(f"/app/{slug1}/").status_code == 200
     assert client.get(f"/app/{slug2}/").status_code == 200
+
+
+def test_a_slug_taken_at_the_same_moment_gives_a_form_error(client, make_client, monkeypatch):
+    from saas.tenants import service
+
+    taken, _ = signup(client)
+    monkeypatch.setattr(service, "slug_for", lambda name: taken)  # the race, made certain
+    resp = _signup_errors(make_client())
+    assert resp.status_code == 400
+    assert "at the same moment" in resp.get_data(as_text=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app, has_request_context, request
 from slugify import slugify
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from saas.db import db, session
 from saas.jobs import enqueue, job
@@ -86,8 +87,14 @@ def create_tenant(name: str, owner: User, plan: str = "trial") -> Tenant:
         plan=plan,
         schema_version=tenant_head(),
     )
-    session().add(tenant)
-    session().flush()
+    try:
+        with session().begin_nested():
+            session().add(tenant)
+    except IntegrityError:  # another sign-up took the slug between our check and insert
+        raise TenantError(
+            "Another company with a very similar name was created at the same moment. "
+            "Send the form again."
+        ) from None
     session().add(Membership(tenant_id=tenant.id, user_id=owner.id, role="owner"))
     audit("tenant.created", tenant.id, owner.id, slug=tenant.slug)
     enqueue(refill_schema_pool)
