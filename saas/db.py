@@ -13,6 +13,7 @@ session, commits once at its end and then runs the callbacks registered with
 from __future__ import annotations
 
 import contextvars
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session
 
 TENANT_SCHEMA = "tenant"  # placeholder; no real schema ever has this name
+# Every tenant role is a member: it grants what tenant transactions need in `public`.
+TENANT_GROUP_ROLE = "saas_tenant"
+_TENANT_NAME = re.compile(r"^t_[0-9a-f]{32}$")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -203,6 +207,15 @@ def _require_scope() -> Scope:
 
 
 def _install_hooks(scope: Scope) -> None:
+    @event.listens_for(scope.session, "after_begin")
+    def _tenant_role(_session, _transaction, connection):
+        # Defense in depth: even a wrong query cannot reach another tenant's schema.
+        if scope.tenant is not None:
+            name = scope.tenant.schema_name
+            if not _TENANT_NAME.match(name):
+                raise ValueError(f"not a tenant schema name: {name!r}")
+            connection.exec_driver_sql(f'SET LOCAL ROLE "{name}"')
+
     @event.listens_for(scope.session, "after_commit")
     def _run_callbacks(_session):
         callbacks, scope.callbacks = scope.callbacks, []

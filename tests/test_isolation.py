@@ -205,3 +205,22 @@ def test_pooled_connection_alternating_tenants_with_rollbacks(client, make_clien
                 count = s.execute(select(func.count()).select_from(Contact)).scalar_one()
                 assert count == 1  # ... and the next statement is still in this tenant
     assert len(backends) == 1  # truly the same server connection every time
+
+
+def test_a_tenant_transaction_cannot_reach_another_schema_even_with_raw_sql(client, make_client):
+    """Defense in depth: tenant transactions run as the tenant's own database role."""
+    import pytest
+    from sqlalchemy.exc import ProgrammingError
+
+    slug_a, _ = signup(client)
+    slug_b, _ = signup(make_client())
+    a, b = _tenant(slug_a), _tenant(slug_b)
+    with db.scope(b.ref()):
+        contacts.create(None, last_name="PrivateB")
+    with db.scope(a.ref()) as s:
+        assert s.execute(text("SELECT current_user")).scalar_one() == a.schema_name
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            s.execute(text(f'SELECT last_name FROM "{b.schema_name}".contacts'))
+    with db.scope(a.ref()) as s:  # the tenant's own schema and the public tables work
+        assert s.execute(text(f'SELECT count(*) FROM "{a.schema_name}".contacts')).scalar_one() == 0
+        assert s.execute(select(func.count()).select_from(Tenant)).scalar_one() >= 2

@@ -15,6 +15,7 @@ from saas.db import NAMING, Base, TenantBase
 from saas.tenants.migrate import Migrator, tenant_head
 from saas.tenants.models import Tenant, schema_name_for
 from saas.tenants.provisioning import build_schema
+from tests.conftest import drop_database
 
 EXTRA_REVISION = """
 import sqlalchemy as sa
@@ -52,8 +53,7 @@ def scratch_engine(services):
     engine = create_engine(url)
     yield engine
     engine.dispose()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(admin, url, name)
 
 
 @pytest.fixture

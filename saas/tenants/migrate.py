@@ -197,6 +197,7 @@ class Migrator:
             names = list(names)
             for name in names:
                 conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quoted_schema(name)} CASCADE")
+                conn.exec_driver_sql(f"DROP ROLE IF EXISTS {quoted_schema(name)}")
         return len(names)
 
     def migrate_tenant(self, row) -> tuple[str, str | None]:

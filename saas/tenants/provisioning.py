@@ -12,12 +12,12 @@ import json
 import uuid
 from functools import cache
 
-from sqlalchemy import Connection, MetaData, delete, func, select
+from sqlalchemy import Connection, Engine, MetaData, delete, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from saas import models  # noqa: F401  (fills the metadata)
-from saas.db import NAMING, TenantBase, db
+from saas.db import NAMING, TENANT_GROUP_ROLE, TenantBase, db
 from saas.jobs import job
 from saas.modules.workspace.models import DEFAULT_SETTINGS
 from saas.tenants.migrate import quoted_schema, tenant_head
@@ -43,6 +43,7 @@ def _rendered_ddl() -> str:
         " CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
     )
     statements.append(f"INSERT INTO {_MARKER}.alembic_version VALUES ('{tenant_head()}')")
+    statements += role_statements(_MARKER)
     for key, value in DEFAULT_SETTINGS.items():
         literal = json.dumps(value).replace("'", "''")
         statements.append(
@@ -52,6 +53,45 @@ def _rendered_ddl() -> str:
     if ddl.count(_MARKER) != sum(s.count(_MARKER) for s in statements):
         raise AssertionError("schema marker collided with other DDL text")
     return ddl
+
+
+def role_statements(schema: str) -> list[str]:
+    """The tenant's own role: it can reach its schema and the public tables, no other
+    tenant's schema. Tenant transactions run as this role (``SET LOCAL ROLE``)."""
+    grants = "SELECT, INSERT, UPDATE, DELETE"
+    return [
+        f"CREATE ROLE {schema} NOLOGIN IN ROLE {TENANT_GROUP_ROLE}",
+        f"GRANT {schema} TO CURRENT_USER",
+        f"GRANT USAGE ON SCHEMA {schema} TO {schema}",
+        f"GRANT {grants} ON ALL TABLES IN SCHEMA {schema} TO {schema}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {schema}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT {grants} ON TABLES TO {schema}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {schema}",
+    ]
+
+
+def drop_schema(conn: Connection, schema_name: str) -> None:
+    """Drop a tenant schema with everything in it, and its role."""
+    quoted = quoted_schema(schema_name)
+    conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quoted} CASCADE")
+    conn.exec_driver_sql(f"DROP ROLE IF EXISTS {quoted}")
+
+
+def drop_all_schemas(engine: Engine) -> int:
+    """Drop every tenant schema (and role) of this database, one transaction each:
+    for throw-away databases, since roles outlive a dropped database."""
+    with engine.connect() as conn:
+        names = (
+            conn.exec_driver_sql(
+                "SELECT nspname FROM pg_namespace WHERE nspname ~ '^t_[0-9a-f]{32}$'"
+            )
+            .scalars()
+            .all()
+        )
+    for name in names:
+        with engine.begin() as conn:
+            drop_schema(conn, name)
+    return len(names)
 
 
 def tenant_ddl(schema_name: str) -> str:

@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from saas.db import db, session
 from saas.jobs import enqueue, job
 from saas.modules.accounts.models import Membership, User
-from saas.tenants.migrate import quoted_schema, tenant_head
+from saas.tenants.migrate import tenant_head
 from saas.tenants.models import AuditLog, Tenant
-from saas.tenants.provisioning import claim_or_build, refill_schema_pool
+from saas.tenants.provisioning import claim_or_build, drop_schema, refill_schema_pool
 
 RESERVED_SLUGS = {
     "admin", "api", "app", "apps", "assets", "auth", "billing", "blog", "dashboard", "dev",
@@ -149,9 +149,7 @@ def purge_deleted_tenants() -> list[str]:
     for tenant in session().execute(due).scalars().all():
         # One transaction per tenant, so one failure does not undo the others.
         with db.engine.begin() as conn:
-            conn.exec_driver_sql(
-                f"DROP SCHEMA IF EXISTS {quoted_schema(tenant.schema_name)} CASCADE"
-            )
+            drop_schema(conn, tenant.schema_name)
             conn.execute(Tenant.__table__.delete().where(Tenant.id == tenant.id))
             conn.execute(
                 AuditLog.__table__.insert().values(
