@@ -32,7 +32,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from saas import web
+    from saas import i18n, web
+
+    i18n.init_app(app)
 
     web.init_app(app)
     return app

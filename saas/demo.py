@@ -9,7 +9,8 @@ from sqlalchemy import select
 from saas.db import db
 from saas.modules.accounts import service as accounts
 from saas.modules.accounts.models import Membership
-from saas.modules.contacts import service as contacts
+from saas.modules.records import service as records
+from saas.modules.records.registry import get
 from saas.tenants.models import Tenant
 from saas.tenants.service import create_tenant
 
@@ -44,14 +45,21 @@ def create_demo(contact_count: int = 120) -> bool:
         ref = tenant.ref()
     rng = random.Random(7)
     with db.scope(ref):
+        accounts_by_name = {
+            name: records.create(get("account"), {"name": name}, actor=owner.id)
+            for name in COMPANIES
+        }
         for _ in range(contact_count):
             first, last = rng.choice(FIRST), rng.choice(LAST)
-            contacts.create(
-                owner.id,
-                first_name=first,
-                last_name=last,
-                email=f"{first}.{last}{rng.randint(1, 99)}@example.com".lower(),
-                phone=f"+1 555 {rng.randint(1000000, 9999999)}",
-                company=rng.choice(COMPANIES),
+            records.create(
+                get("contact"),
+                {
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{first}.{last}{rng.randint(1, 99)}@example.com".lower(),
+                    "phone": f"+1 555 {rng.randint(1000000, 9999999)}",
+                    "account_id": accounts_by_name[rng.choice(COMPANIES)].id,
+                },
+                actor=owner.id,
             )
     return True

@@ -1,6 +1,24 @@
-"""Import every model so that both metadata objects are complete."""
+"""Import every model (and register every CRM object type) so that both metadata
+objects and the object registry are complete."""
 
+from saas import objects  # noqa: F401, E402  (registers the object types)
 from saas.modules.accounts.models import Invitation, Membership, User  # noqa: F401
-from saas.modules.contacts.models import Contact  # noqa: F401
+from saas.modules.activities.models import Activity  # noqa: F401
+from saas.modules.contracts.models import Contract, Licence  # noqa: F401
+from saas.modules.customers.models import Account, Contact  # noqa: F401
+from saas.modules.deals.models import Deal, Pipeline, Stage, StageChange  # noqa: F401
+from saas.modules.leads.models import Lead  # noqa: F401
+from saas.modules.records.models import SavedView, TimelineEntry  # noqa: F401
+from saas.modules.sales.models import (  # noqa: F401
+    Order,
+    OrderLine,
+    OrderReturn,
+    PriceList,
+    PriceListItem,
+    Product,
+    Quote,
+    QuoteLine,
+)
+from saas.modules.teams.models import Team, TeamMember  # noqa: F401
 from saas.modules.workspace.models import Event, Setting  # noqa: F401
 from saas.tenants.models import AuditLog, PooledSchema, Tenant  # noqa: F401

@@ -52,21 +52,33 @@ def init_app(app: Flask) -> None:
 
     from saas.tenants import context
 
-    app.jinja_env.globals.update(can=context.can, role_labels=ROLE_LABELS)
+    app.jinja_env.globals.update(can=context.can, role_labels=ROLE_LABELS, getattr=getattr)
 
+    from saas import models  # noqa: F401  (registers the object types for the URL converter)
     from saas.modules.accounts.views import bp as accounts_bp
-    from saas.modules.contacts.views import bp as contacts_bp
+    from saas.modules.records.views import ObjectConverter
+    from saas.modules.records.views import bp as records_bp
     from saas.modules.workspace.views import bp as workspace_bp
     from saas.modules.workspace.views import team_bp
     from saas.tenants.views import bp as tenants_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(tenants_bp)
-    app.register_blueprint(context.make_blueprint(workspace_bp, team_bp, contacts_bp))
+    app.url_map.converters["object"] = ObjectConverter
+    app.register_blueprint(
+        context.make_blueprint(workspace_bp, team_bp, *module_blueprints(), records_bp)
+    )
     if app.config["ENV_NAME"] == "development":
         from saas.devtools import bp as dev_bp
 
         app.register_blueprint(dev_bp)
+
+
+def module_blueprints() -> list:
+    """The CRM modules' own pages (kanban, conversion, calendar...), before the generic ones."""
+    from saas.modules.activities.views import bp as activities_bp
+
+    return [activities_bp]
 
 
 def _security_headers(response):

@@ -51,7 +51,7 @@ def services(tmp_path_factory):
     if os.environ.get("TEST_REDIS_URL"):
         redis_url = os.environ["TEST_REDIS_URL"]
     elif _reachable("127.0.0.1", 6379):
-        redis_url = "redis://127.0.0.1:6379/15"
+        redis_url = f"redis://127.0.0.1:6379/{1 + os.getpid() % 13}"  # concurrent runs apart
     else:
         redis_url = embedded.start_redis(instance)
     Redis.from_url(redis_url).flushdb()

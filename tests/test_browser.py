@@ -48,10 +48,10 @@ def test_sign_up_and_add_a_contact_in_a_browser(live_server, page, artifacts):
 
     page.click("nav >> text=Contacts")
     page.click("text=New contact")
-    page.fill("#first_name", "伟")
-    page.fill("#last_name", "Zhang")
-    page.fill("#email", "wei.zhang@example.com")
-    page.click("main button[type=submit]")
+    page.fill("#f-first_name", "伟")
+    page.fill("#f-last_name", "Zhang")
+    page.fill("#f-email", "wei.zhang@example.com")
+    page.click(".record-form button[type=submit]")
     assert page.locator("h1").inner_text() == "伟 Zhang"
     page.click("nav >> text=Contacts")
     assert "wei.zhang@example.com" in page.inner_text("table")

@@ -102,7 +102,7 @@ def test_export_writes_every_table_to_a_zip_under_the_tenants_folder(
     post(
         client,
         f"/app/{slug}/contacts/new",
-        {"last_name": "=HYPERLINK(1)", "company": "Multi\nline"},
+        {"last_name": "=HYPERLINK(1)", "description": "Multi\nline"},
     )
     other, _ = signup(make_client())
     result = saas("tenants", "export", slug)

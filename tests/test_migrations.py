@@ -116,7 +116,7 @@ def _copy(metadata, schema):
     """The models' tables placed in ``schema``."""
     copy = MetaData(naming_convention=NAMING)
     for table in metadata.sorted_tables:
-        table.to_metadata(copy, schema=schema)
+        table.to_metadata(copy, schema=schema, referred_schema_fn=lambda *a: schema)
     return copy
 
 

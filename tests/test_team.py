@@ -144,7 +144,8 @@ def test_settings_are_saved(client):
         f"/app/{slug}/settings",
         {"company": "X", "currency": "XXX", "timezone": "UTC", "locale": "en"},
     )
-    assert resp.status_code == 400 and "Not a valid choice" in resp.get_data(as_text=True)
+    # The company now works in Chinese: the error is shown, in Chinese.
+    assert resp.status_code == 400 and "不是有效的选择" in resp.get_data(as_text=True)
 
 
 def test_forms_without_csrf_token_are_rejected(client):

@@ -20,6 +20,7 @@ from saas import models  # noqa: F401  (fills the metadata)
 from saas.db import NAMING, TENANT_GROUP_ROLE, TenantBase, db
 from saas.jobs import job
 from saas.modules.workspace.models import DEFAULT_SETTINGS
+from saas.tenants import defaults
 from saas.tenants.migrate import quoted_schema, tenant_head
 from saas.tenants.models import PooledSchema, schema_name_for
 
@@ -32,7 +33,8 @@ def _rendered_ddl() -> str:
     dialect = postgresql.psycopg.dialect()
     marked = MetaData(naming_convention=NAMING)
     for table in TenantBase.metadata.sorted_tables:
-        table.to_metadata(marked, schema=_MARKER)
+        # Foreign keys stay inside the tenant's schema.
+        table.to_metadata(marked, schema=_MARKER, referred_schema_fn=lambda *a: _MARKER)
     statements = [f"CREATE SCHEMA {_MARKER}"]
     for table in marked.sorted_tables:
         statements.append(str(CreateTable(table).compile(dialect=dialect)))
@@ -49,6 +51,7 @@ def _rendered_ddl() -> str:
         statements.append(
             f"INSERT INTO {_MARKER}.settings (key, value) VALUES ('{key}', '{literal}')"
         )
+    statements += defaults.statements(_MARKER)
     ddl = ";\n".join(s.strip() for s in statements) + ";"
     if ddl.count(_MARKER) != sum(s.count(_MARKER) for s in statements):
         raise AssertionError("schema marker collided with other DDL text")

@@ -69,3 +69,17 @@ def new_company():
             return redirect(url_for("tenant.workspace.dashboard", tenant_slug=tenant.slug))
     status = 400 if request.method == "POST" else 200
     return render_template("tenants/new_company.html", form=form), status
+
+
+@bp.route("/language", methods=["POST"])
+def language():
+    """The interface language for this browser session (over the company's default)."""
+    from flask import session
+
+    from saas.i18n import LANGUAGES
+
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    target = request.form.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")

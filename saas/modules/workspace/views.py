@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from saas.db import session
 from saas.modules.accounts import service as accounts
 from saas.modules.accounts.forms import InviteForm, RoleForm
-from saas.modules.contacts.models import Contact
+from saas.modules.customers.models import Contact
 from saas.modules.workspace import service
 from saas.modules.workspace.forms import SettingsForm
 from saas.tenants.context import role_required
@@ -21,7 +21,11 @@ team_bp = Blueprint("team", __name__, url_prefix="/team")
 
 @bp.route("/")
 def dashboard():
-    contacts = session().execute(select(func.count()).select_from(Contact)).scalar_one()
+    contacts = (
+        session()
+        .execute(select(func.count()).select_from(Contact).where(Contact.deleted_at.is_(None)))
+        .scalar_one()
+    )
     return render_template(
         "workspace/dashboard.html",
         contacts=contacts,

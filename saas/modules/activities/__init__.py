@@ -1,0 +1,1 @@
+"""Tasks, calls, meetings, e-mail logs and notes; reminders and the calendar."""

@@ -1,0 +1,1 @@
+"""Contracts with renewal reminders, and the licences sold under them."""

@@ -1,0 +1,1 @@
+"""Deals on pipelines of ordered stages, with stage history and a kanban board."""

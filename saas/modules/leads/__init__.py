@@ -1,0 +1,1 @@
+"""Leads: capture, qualification, round-robin assignment and one-step conversion."""

@@ -1,0 +1,166 @@
+"""List queries from URL parameters: text search, filters, sort and pages.
+
+The same parameters drive the list page, its CSV export and saved views, so a
+saved view is just its query string. Parameters:
+
+- ``q``: words, prefixes or Chinese text (the search document);
+- ``<field>=value`` for choices, owners (``me`` too), lookups and checkboxes,
+  repeatable for "any of";
+- ``<field>__from`` / ``<field>__to`` for dates, times and amounts;
+- ``sort=<field>`` or ``sort=-<field>``; ``page``.
+
+A bad value does not fail the page: it is dropped and reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
+
+from saas.modules.records import search
+from saas.modules.records.access import current_viewer
+from saas.modules.records.fields import Field, FieldError, parse
+from saas.modules.records.registry import ObjectType
+from saas.modules.records.service import select_records
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000  # beyond this a list says "10,000+" instead of counting a million rows
+EQUALITY = {"choice", "multichoice", "user", "lookup", "bool"}
+RANGES = {"date", "datetime", "number", "currency", "percent", "integer"}
+
+
+@dataclass
+class ListQuery:
+    q: str = ""
+    equals: dict[str, list] = field(default_factory=dict)
+    ranges: dict[str, tuple] = field(default_factory=dict)
+    sort: str = ""
+    page: int = 1
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.equals or self.ranges)
+
+
+def _is_equality(f: Field) -> bool:
+    return f.type in EQUALITY or f.options is not None
+
+
+def parse_args(otype: ObjectType, args: MultiDict, tz: str = "UTC") -> ListQuery:
+    lq = ListQuery(q=(args.get("q") or "").strip()[:200])
+    viewer = current_viewer()
+    for f in otype.filter_fields:
+        if _is_equality(f):
+            values = []
+            for raw in args.getlist(f.name):
+                if raw == "":
+                    continue
+                if f.type == "user" and raw == "me":
+                    values.append(viewer.user_id)
+                    continue
+                if raw == "none" and f.type in {"user", "lookup"}:
+                    values.append(None)
+                    continue
+                try:
+                    value = parse(f, raw, tz=tz)
+                    values.append(int(value) if f.type in {"user", "lookup"} else value)
+                except (FieldError, ValueError):
+                    lq.problems.append(
+                        _(
+                            "Ignored the filter on %(label)s: %(value)s is not valid.",
+                            label=f.label,
+                            value=raw[:50],
+                        )
+                    )
+            if values:
+                lq.equals[f.name] = values
+        elif f.type in RANGES:
+            bounds = []
+            # Date and time columns filter by whole days in the tenant's time zone.
+            by = replace(f, type="date") if f.type == "datetime" else f
+            for suffix in ("__from", "__to"):
+                raw = args.get(f.name + suffix, "")
+                try:
+                    bounds.append(parse(by, raw, tz=tz) if raw else None)
+                except FieldError as exc:
+                    bounds.append(None)
+                    lq.problems.append(str(exc))
+            if f.type == "datetime":
+                zone = ZoneInfo(tz)
+                low, high = bounds
+                bounds = [
+                    datetime.combine(low, time(), zone) if low else None,
+                    datetime.combine(high + timedelta(days=1), time(), zone) if high else None,
+                ]
+            if any(b is not None for b in bounds):
+                lq.ranges[f.name] = tuple(bounds)
+    sort = args.get("sort", "")
+    f = otype.field(sort.lstrip("-"))
+    if sort and (f is None or not f.sortable):
+        lq.problems.append(_("Cannot sort by %(name)s.", name=sort[:50]))
+        sort = ""
+    lq.sort = sort or otype.default_sort
+    page = args.get("page", "1")
+    lq.page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    return lq
+
+
+def statement(otype: ObjectType, lq: ListQuery, *, viewer=None):
+    """The SELECT for a list query (without paging)."""
+    model = otype.model
+    stmt = select_records(otype, viewer=viewer)
+    if lq.q:
+        clause = search.matches(model.search, lq.q)
+        if clause is not None:
+            stmt = stmt.where(clause)
+    for name, values in lq.equals.items():
+        column = getattr(model, name)
+        f = otype.field(name)
+        if f.type == "multichoice":
+            stmt = stmt.where(column.overlap(values))
+            continue
+        present = [v for v in values if v is not None]
+        conditions = []
+        if present:
+            conditions.append(column.in_(present))
+        if None in values:
+            conditions.append(column.is_(None))
+        stmt = stmt.where(conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1])
+    for name, (low, high) in lq.ranges.items():
+        column = getattr(model, name)
+        f = otype.field(name)
+        if low is not None:
+            stmt = stmt.where(column >= low)
+        if high is not None:
+            # A range includes its last day: timestamps stop before the next midnight.
+            stmt = stmt.where(column < high if f.type == "datetime" else column <= high)
+    return stmt.order_by(*_ordering(otype, lq.sort))
+
+
+def _ordering(otype: ObjectType, sort: str) -> list:
+    model = otype.model
+    desc = sort.startswith("-")
+    column = getattr(model, sort.lstrip("-"))
+    extra = []
+    if otype.name in {"contact", "lead"} and sort.lstrip("-") == "last_name":
+        extra.append(model.first_name.desc() if desc else model.first_name)
+    order = column.desc().nulls_last() if desc else column.asc().nulls_last()
+    tail = model.id.desc() if desc else model.id
+    return [order, *extra, tail]
+
+
+def page(otype: ObjectType, lq: ListQuery, per_page: int = PAGE_SIZE):
+    """(records, count, capped): one page and the number of matches up to COUNT_CAP."""
+    from saas.db import session
+
+    stmt = statement(otype, lq)
+    rows = session().execute(stmt.limit(per_page).offset((lq.page - 1) * per_page)).scalars().all()
+    counted = stmt.order_by(None).with_only_columns(otype.model.id).limit(COUNT_CAP + 1)
+    count = session().execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    return rows, min(count, COUNT_CAP), count > COUNT_CAP

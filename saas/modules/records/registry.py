@@ -1,0 +1,99 @@
+"""The CRM's objects: one :class:`ObjectType` per kind of record.
+
+An object type names its model and fields; the generic service, list pages,
+record pages, search, export and recycle bin work from it. Domain modules
+register their types when imported (see ``saas.models``) and add behaviour
+through hooks instead of a second write path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from saas.modules.records.fields import Field
+
+
+@dataclass(frozen=True)
+class Related:
+    """A list of records of ``object`` whose ``via`` column points at this record."""
+
+    object: str
+    via: str
+    label: object
+
+
+@dataclass
+class ObjectType:
+    name: str  # "contact": timeline, search results, API names
+    model: type
+    label: object
+    plural: object
+    slug: str  # URL segment: /app/<tenant>/<slug>/
+    fields: tuple[Field, ...]
+    title: Callable[[object], str]
+    search_fields: tuple[str, ...] = ()
+    default_sort: str = "-updated_at"
+    related: tuple[Related, ...] = ()
+    # before_write(record, values, is_new): derive values, raise FieldErrors; runs
+    # before the values are applied. after_write(record, changes, is_new): side effects
+    # inside the same transaction (stage history, totals).
+    before_write: Callable | None = None
+    after_write: Callable | None = None
+    creatable: bool = True  # created on its own page (quote lines are not, for example)
+    icon: str = ""
+    detail_template: str | None = None  # extra block on the record page
+    by_name: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_name = {f.name: f for f in self.fields}
+
+    def field(self, name: str) -> Field | None:
+        return self.by_name.get(name)
+
+    @property
+    def form_fields(self) -> list[Field]:
+        return [f for f in self.fields if f.editable]
+
+    @property
+    def list_fields(self) -> list[Field]:
+        return [f for f in self.fields if f.in_list]
+
+    @property
+    def filter_fields(self) -> list[Field]:
+        return [f for f in self.fields if f.filter]
+
+
+_TYPES: dict[str, ObjectType] = {}
+
+
+def register(object_type: ObjectType) -> ObjectType:
+    _TYPES[object_type.name] = object_type
+    return object_type
+
+
+def get(name: str) -> ObjectType:
+    return _TYPES[name]
+
+
+def by_slug(slug: str) -> ObjectType | None:
+    return next((t for t in _TYPES.values() if t.slug == slug), None)
+
+
+def for_model(model: type) -> ObjectType:
+    return next(t for t in _TYPES.values() if t.model is model)
+
+
+def all_types() -> list[ObjectType]:
+    return list(_TYPES.values())
+
+
+def standard_fields(owner_label=None) -> tuple[Field, ...]:
+    """Owner and audit times: the fields every object lists, filters and sorts by."""
+    from flask_babel import lazy_gettext as _l
+
+    return (
+        Field("owner_id", owner_label or _l("Owner"), "user", in_list=True, filter=True),
+        Field("created_at", _l("Created"), "datetime", editable=False, filter=True),
+        Field("updated_at", _l("Updated"), "datetime", editable=False, filter=True),
+    )

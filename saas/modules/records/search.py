@@ -1,0 +1,84 @@
+"""Search documents and queries that work for English and Chinese.
+
+PostgreSQL's parser does not split Chinese (no spaces) and a trigram index
+cannot serve a two-character pattern. Each record keeps a ``tsvector`` built
+here from lexemes we choose: lower-cased words (and the parts of e-mail
+addresses and domains) for alphabetic text, and every character and every
+overlapping character pair for CJK text. A query matches words by prefix and
+Chinese by its pairs, so "晨光" finds "上海晨光贸易" and "acm" finds "Acme".
+The vector is made with ``array_to_tsvector`` so no text-search parser or
+dictionary touches it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import Text, cast, func, literal
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
+
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+")
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_LEXEME = 60
+MAX_QUERY_TERMS = 8
+
+
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _cjk_grams(run: str) -> list[str]:
+    return list(run) + [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def lexemes(*values) -> list[str]:
+    """The lexemes of a record's searchable values (strings; others are skipped)."""
+    out: set[str] = set()
+    for value in values:
+        if not value or not isinstance(value, str):
+            continue
+        text = _normal(value)
+        for run in CJK.findall(text):
+            out.update(_cjk_grams(run))
+        rest = CJK.sub(" ", text)
+        out.update(w for w in WORD.findall(rest))
+        for token in rest.split():
+            if "@" in token or "." in token:  # e-mail addresses and domains, whole
+                out.add(token.strip(".,;:()<>"))
+                out.update(p for p in re.split(r"[@]", token) if p)
+    return sorted(lex[:MAX_LEXEME] for lex in out if lex)
+
+
+def document(*values):
+    """A SQL expression for the ``search`` column of a record with these values."""
+    return func.array_to_tsvector(cast(literal(lexemes(*values), ARRAY(Text)), ARRAY(Text)))
+
+
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def query_text(q: str) -> str | None:
+    """The ``tsquery`` text for what the user typed, or None if nothing is searchable.
+
+    Alphabetic words match by prefix; CJK runs match all their character pairs
+    (a single character matches itself).
+    """
+    text = _normal(q)
+    terms: list[str] = []
+    for run in CJK.findall(text):
+        grams = [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+        terms.extend(_quote(g) for g in grams)
+    for word in WORD.findall(CJK.sub(" ", text)):
+        terms.append(_quote(word[:MAX_LEXEME]) + ":*")
+    terms = list(dict.fromkeys(terms))[:MAX_QUERY_TERMS]
+    return " & ".join(terms) if terms else None
+
+
+def matches(column, q: str):
+    """A WHERE clause: ``column`` matches the query ``q`` (None if ``q`` has no terms)."""
+    text = query_text(q)
+    if text is None:
+        return None
+    return column.op("@@")(cast(literal(text), TSQUERY))

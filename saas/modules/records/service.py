@@ -1,0 +1,353 @@
+"""The one write path of every CRM record: the browser, the API, imports and
+workflows all create, change, delete and restore records through here.
+
+Values are validated per field type (``fields.parse``), lookups and owners are
+checked against the tenant, every change lands on the record's timeline, and
+the search document is kept current. Flushes, never commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from flask import g, has_request_context
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, insert, literal, select
+from sqlalchemy import update as sql_update
+
+from saas.db import current_tenant, session
+from saas.i18n import tenant_settings
+from saas.modules.records import access, search
+from saas.modules.records.fields import Field, FieldError, parse
+from saas.modules.records.models import TimelineEntry
+from saas.modules.records.registry import ObjectType, all_types, get
+
+RETENTION = timedelta(days=30)
+
+
+class ValidationErrors(ValueError):
+    """Field name -> message, for the form or the API to show next to each field."""
+
+    def __init__(self, errors: Mapping[str, object]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = {k: str(v) for k, v in errors.items()}
+
+
+def _tz() -> str:
+    if has_request_context():
+        return tenant_settings().get("timezone", "UTC")
+    from saas.modules.workspace.service import settings
+
+    return settings().get("timezone", "UTC")
+
+
+# -- reading -----------------------------------------------------------------
+
+
+def select_records(otype: ObjectType, *, deleted: bool = False, viewer=None):
+    """A SELECT of the records ``viewer`` may see (in the recycle bin if ``deleted``)."""
+    model = otype.model
+    stmt = select(model).where(
+        model.deleted_at.is_not(None) if deleted else model.deleted_at.is_(None)
+    )
+    clause = access.visible_clause(model, viewer)
+    return stmt if clause is None else stmt.where(clause)
+
+
+def get_record(otype: ObjectType, record_id, *, deleted: bool = False, viewer=None):
+    """The record if it exists, is visible, and is (or is not) in the recycle bin."""
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < record_id < 2**63:
+        return None
+    stmt = select_records(otype, deleted=deleted, viewer=viewer).where(otype.model.id == record_id)
+    return session().execute(stmt).scalar_one_or_none()
+
+
+def titles(otype: ObjectType, ids: Iterable[int]) -> dict[int, str]:
+    """Record titles by id for the given ids, in one query (deleted ones too)."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    rows = session().execute(select(otype.model).where(otype.model.id.in_(ids))).scalars()
+    return {r.id: otype.title(r) for r in rows}
+
+
+def member_names() -> dict[int, str]:
+    """Names of the tenant's users by id (cached for the request)."""
+    if has_request_context() and "member_names" in g:
+        return g.member_names
+    from saas.modules.accounts.models import Membership, User
+
+    rows = session().execute(
+        select(User.id, User.name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == uuid.UUID(current_tenant().id))
+        .order_by(User.name)
+    )
+    names = {uid: name for uid, name in rows}
+    if has_request_context():
+        g.member_names = names
+    return names
+
+
+# -- validation ----------------------------------------------------------------
+
+
+def _resolve(f: Field, value):
+    """Check a lookup or user value against the tenant; returns the id."""
+    if value is None:
+        return None
+    if f.type == "user":
+        names = member_names()
+        if isinstance(value, int):
+            if value in names:
+                return value
+        else:
+            found = [uid for uid, name in names.items() if name.lower() == value.lower()]
+            if len(found) == 1:
+                return found[0]
+        raise FieldError(_l("%(label)s: choose someone on your team.", label=f.label))
+    target = get(f.target)
+    if isinstance(value, int):
+        if get_record(target, value) is not None:
+            return value
+        raise FieldError(_l("%(label)s: that record does not exist.", label=f.label))
+    title_col = getattr(target.model, target.search_fields[0])
+    ids = (
+        session()
+        .execute(
+            select_records(target)
+            .with_only_columns(target.model.id)
+            .where(func.lower(title_col) == value.lower())
+            .limit(2)
+        )
+        .scalars()
+        .all()
+    )
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise FieldError(
+            _l(
+                "%(label)s: no %(object)s named “%(name)s”.",
+                label=f.label,
+                object=target.label,
+                name=value,
+            )
+        )
+    raise FieldError(
+        _l(
+            "%(label)s: several records are named “%(name)s”; pick one from the list.",
+            label=f.label,
+            name=value,
+        )
+    )
+
+
+def validate(otype: ObjectType, raw: Mapping, *, partial: bool) -> dict:
+    """Parsed values of the fields present in ``raw`` (all editable fields unless
+    ``partial``); raises :class:`ValidationErrors` listing every bad field."""
+    values, errors = {}, {}
+    tz = _tz()
+    for f in otype.form_fields:
+        if partial and f.name not in raw:
+            continue
+        try:
+            value = parse(f, raw.get(f.name, f.default), tz=tz)
+            if f.type in {"lookup", "user"}:
+                value = _resolve(f, value)
+            elif f.options is not None and value is not None and value not in dict(f.options()):
+                raise FieldError(_l("%(label)s: choose one from the list.", label=f.label))
+            values[f.name] = value
+        except FieldError as exc:
+            errors[f.name] = str(exc)
+    unknown = set(raw) - set(otype.by_name) - {"csrf_token"}
+    if partial and unknown:
+        for name in sorted(unknown):
+            errors[name] = f"Unknown field {name!r}."
+    if errors:
+        raise ValidationErrors(errors)
+    return values
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _timeline(otype: ObjectType, record_id: int, kind: str, actor: int | None, **data) -> None:
+    session().add(
+        TimelineEntry(object=otype.name, record_id=record_id, kind=kind, user_id=actor, data=data)
+    )
+
+
+def note_event(record, kind: str, actor: int | None = None, **data) -> None:
+    """Add an entry of ``kind`` to a record's timeline (stage moves, conversions...)."""
+    otype = _type_of(record)
+    _timeline(otype, record.id, kind, actor, **{k: _jsonable(v) for k, v in data.items()})
+
+
+def _type_of(record) -> ObjectType:
+    return next(t for t in all_types() if isinstance(record, t.model))
+
+
+def _refresh_search(otype: ObjectType, record) -> None:
+    if otype.search_fields:
+        record.search = search.document(*(getattr(record, n) for n in otype.search_fields))
+
+
+def create(otype: ObjectType, raw: Mapping, *, actor: int | None = None, trusted: bool = False):
+    """A new record from ``raw`` values (validated unless ``trusted``: already parsed)."""
+    values = dict(raw) if trusted else validate(otype, raw, partial=False)
+    if "owner_id" in otype.by_name and values.get("owner_id") is None and actor is not None:
+        values["owner_id"] = actor
+    record = otype.model()
+    if otype.before_write:
+        otype.before_write(record, values, True)
+    for name, value in values.items():
+        setattr(record, name, value)
+    record.created_by = actor
+    _refresh_search(otype, record)
+    session().add(record)
+    session().flush()
+    _timeline(otype, record.id, "created", actor)
+    if otype.after_write:
+        otype.after_write(record, values, True)
+    return record
+
+
+def update(
+    otype: ObjectType,
+    record,
+    raw: Mapping,
+    *,
+    actor: int | None = None,
+    trusted: bool = False,
+    partial: bool = True,
+) -> dict:
+    """Apply changed values; returns {field: (old, new)} of what changed."""
+    values = dict(raw) if trusted else validate(otype, raw, partial=partial)
+    if otype.before_write:
+        otype.before_write(record, values, False)
+    changes = {}
+    for name, value in values.items():
+        old = getattr(record, name)
+        if old != value:
+            changes[name] = (old, value)
+            setattr(record, name, value)
+    if not changes:
+        return {}
+    if set(changes) & set(otype.search_fields):
+        _refresh_search(otype, record)
+    record.updated_at = func.now()
+    session().flush()
+    shown = {}
+    for name, (old, new) in changes.items():
+        f = otype.field(name)
+        if f is not None and f.type in {"lookup", "user"}:
+            names = member_names() if f.type == "user" else titles(get(f.target), [old, new])
+            old, new = names.get(old, old), names.get(new, new)
+        shown[name] = [_jsonable(old), _jsonable(new)]
+    _timeline(otype, record.id, "updated", actor, changes=shown)
+    if otype.after_write:
+        otype.after_write(record, changes, False)
+    return changes
+
+
+def delete(otype: ObjectType, record, *, actor: int | None = None) -> None:
+    """Move a record to the recycle bin (restorable for 30 days)."""
+    record.deleted_at = func.now()
+    session().flush()
+    _timeline(otype, record.id, "deleted", actor)
+
+
+def restore(otype: ObjectType, record, *, actor: int | None = None) -> None:
+    record.deleted_at = None
+    session().flush()
+    _timeline(otype, record.id, "restored", actor)
+
+
+def assign(otype: ObjectType, records: Iterable, owner_id: int, *, actor: int | None = None) -> int:
+    """Give records a new owner (each change on its record's timeline)."""
+    count = 0
+    for record in records:
+        if update(otype, record, {"owner_id": owner_id}, actor=actor):
+            count += 1
+    return count
+
+
+def transfer(from_user: int, to_user: int, *, actor: int | None = None) -> dict[str, int]:
+    """Every live record owned by ``from_user`` now belongs to ``to_user`` (someone left).
+
+    Set-based: one UPDATE and one timeline INSERT per object, whatever the count.
+    """
+    if to_user not in member_names():
+        raise ValidationErrors({"to_user": _l("Choose someone on your team.")})
+    names = member_names()
+    counts = {}
+    for otype in all_types():
+        if "owner_id" not in otype.by_name:
+            continue
+        model = otype.model
+        ids = (
+            session()
+            .execute(
+                sql_update(model)
+                .where(model.owner_id == from_user, model.deleted_at.is_(None))
+                .values(owner_id=to_user, updated_at=func.now())
+                .returning(model.id)
+            )
+            .scalars()
+            .all()
+        )
+        if ids:
+            change = {"owner_id": [names.get(from_user, from_user), names.get(to_user, to_user)]}
+            session().execute(
+                insert(TimelineEntry).from_select(
+                    ["object", "record_id", "kind", "user_id", "data"],
+                    select(
+                        literal(otype.name),
+                        model.id,
+                        literal("updated"),
+                        literal(actor),
+                        literal({"changes": change}, TimelineEntry.data.type),
+                    ).where(model.id.in_(ids)),
+                )
+            )
+        counts[otype.name] = len(ids)
+    session().expire_all()
+    return counts
+
+
+def timeline(otype: ObjectType, record_id: int, limit: int = 200) -> list[TimelineEntry]:
+    stmt = (
+        select(TimelineEntry)
+        .where(TimelineEntry.object == otype.name, TimelineEntry.record_id == record_id)
+        .order_by(TimelineEntry.id.desc())
+        .limit(limit)
+    )
+    return list(session().execute(stmt).scalars())
+
+
+def purge_expired() -> dict[str, int]:
+    """Delete for good what has been in the recycle bin for more than 30 days."""
+    counts = {}
+    for otype in all_types():
+        model = otype.model
+        result = session().execute(
+            model.__table__.delete().where(model.deleted_at < func.now() - RETENTION)
+        )
+        counts[otype.name] = result.rowcount
+    return counts

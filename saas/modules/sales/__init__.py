@@ -1,0 +1,1 @@
+"""Products and price lists; quotes with line items that become orders; returns."""

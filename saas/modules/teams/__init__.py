@@ -1,0 +1,1 @@
+"""Sales teams: membership, round-robin lead assignment, record visibility by team."""

@@ -1,0 +1,68 @@
+"""Records for tests, built through the service layer as the pages and the API do."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from saas.db import db
+from saas.modules.accounts.models import User
+from saas.modules.records import service
+from saas.modules.records.registry import get
+from saas.tenants.models import Tenant
+from tests.conftest import unique
+
+
+def tenant_ref(slug: str):
+    with db.scope() as s:
+        return s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
+
+
+def user_id(email: str) -> int:
+    with db.scope() as s:
+        return s.execute(select(User.id).where(User.email == email)).scalar_one()
+
+
+def make(slug: str, object_name: str, actor: int | None = None, **values):
+    """One record of ``object_name`` in tenant ``slug``; returns its id."""
+    with db.scope(tenant_ref(slug)):
+        otype = get(object_name)
+        return service.create(otype, defaults(object_name, slug, actor) | values, actor=actor).id
+
+
+def defaults(object_name: str, slug: str, actor: int | None) -> dict:
+    """Values that make a valid record of each object."""
+    from saas.modules.deals.models import Stage
+
+    name = unique("Rec")
+    if object_name == "account":
+        return {"name": f"Account {name}"}
+    if object_name in {"contact", "lead"}:
+        return {"last_name": f"Last {name}"}
+    if object_name == "deal":
+        from saas.db import session
+
+        stage = session().execute(select(Stage.id).order_by(Stage.position).limit(1)).scalar()
+        return {"name": f"Deal {name}", "stage_id": stage}
+    if object_name == "activity":
+        return {"subject": f"Call {name}", "kind": "call"}
+    if object_name == "product":
+        return {"name": f"Product {name}", "unit_price": "10"}
+    if object_name in {"quote", "order"}:
+        return {"subject": f"Doc {name}"}
+    if object_name == "contract":
+        return {"name": f"Contract {name}"}
+    if object_name == "licence":
+        with db.scope(tenant_ref(slug)):
+            account = service.create(get("account"), {"name": f"Licensee {name}"}, actor=actor)
+            product = service.create(
+                get("product"), {"name": f"Licensed {name}", "unit_price": "1"}, actor=actor
+            )
+            return {"account_id": account.id, "product_id": product.id, "seats": "5"}
+    return {}
+
+
+def one_of_each(slug: str, actor: int | None = None) -> dict[str, int]:
+    """A record of every object type; returns {object name: id}."""
+    from saas.modules.records.registry import all_types
+
+    return {t.name: make(slug, t.name, actor) for t in all_types()}
