@@ -76,9 +76,14 @@ def init_app(app: Flask) -> None:
 
 def module_blueprints() -> list:
     """The CRM modules' own pages (kanban, conversion, calendar...), before the generic ones."""
-    from saas.modules.activities.views import bp as activities_bp
+    from saas.modules.activities.views import bp as activities
+    from saas.modules.contracts.views import bp as contracts
+    from saas.modules.deals.views import bp as deals
+    from saas.modules.leads.views import bp as leads
+    from saas.modules.sales.views import bp as sales
+    from saas.modules.teams.views import bp as teams
 
-    return [activities_bp]
+    return [activities, contracts, deals, leads, sales, teams]
 
 
 def _security_headers(response):

@@ -42,7 +42,9 @@ class ObjectType:
     after_write: Callable | None = None
     creatable: bool = True  # created on its own page (quote lines are not, for example)
     icon: str = ""
-    detail_template: str | None = None  # extra block on the record page
+    detail_template: str | None = None  # extra block on the record page (lines, history)
+    actions_template: str | None = None  # extra buttons on the record page (convert...)
+    views: tuple[tuple[object, str], ...] = ()  # other views of the list: (label, endpoint)
     by_name: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
