@@ -133,3 +133,18 @@ def make_worker(
 ) -> Worker:
     names = queues or list(QUEUES)
     return worker_class([get_queue(n) for n in names], connection=redis(), job_class=TenantJob)
+
+
+def enqueue_for_every_tenant(fn: Callable, *args) -> int:
+    """From a platform job: enqueue the tenant job ``fn`` once for each active tenant."""
+    from saas.tenants.models import Tenant
+
+    with db.scope() as session:
+        tenants = [
+            t.ref()
+            for t in session.execute(select(Tenant).where(Tenant.status == "active")).scalars()
+        ]
+    for tenant in tenants:
+        with db.scope(tenant):
+            enqueue(fn, *args)
+    return len(tenants)

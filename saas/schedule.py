@@ -5,6 +5,7 @@ from __future__ import annotations
 from rq.cron import CronScheduler
 
 from saas.extensions import redis
+from saas.modules.records.jobs import purge_recycle_bins
 from saas.tenants.provisioning import refill_schema_pool
 from saas.tenants.service import purge_deleted_tenants
 
@@ -12,6 +13,7 @@ PERIODIC = (
     # (stable name, job, interval in seconds)
     ("refill-schema-pool", refill_schema_pool, 60),
     ("purge-deleted-tenants", purge_deleted_tenants, 3600),
+    ("purge-recycle-bins", purge_recycle_bins, 86400),
 )
 
 

@@ -66,3 +66,19 @@ def one_of_each(slug: str, actor: int | None = None) -> dict[str, int]:
     from saas.modules.records.registry import all_types
 
     return {t.name: make(slug, t.name, actor) for t in all_types()}
+
+
+def add_member(slug: str, role: str = "member", name: str | None = None) -> tuple[str, int]:
+    """A new user who is a member of tenant ``slug`` with ``role``; returns (email, id).
+    Sign them in with ``tests.conftest.login(client, email)``."""
+    from saas.modules.accounts import service as accounts
+    from saas.modules.accounts.models import Membership
+    from tests.conftest import PASSWORD
+
+    email = f"{unique(role)}@example.com"
+    with db.scope() as s:
+        tenant = s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one()
+        user = accounts.create_user(name or f"{role.title()} {unique()}", email, PASSWORD)
+        s.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
+        s.flush()
+        return email, user.id

@@ -234,3 +234,47 @@ def test_database_url_accepts_plain_postgres_urls():
     assert database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert Path(ROOT / "alembic.ini").exists()
+
+
+def test_sales_core_migration_turns_contact_companies_into_accounts(scratch_engine):
+    """Tenants from before the sales core keep their contacts; each free-text company
+    becomes one account the contacts belong to, and they can be found by search."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from saas.tenants.migrate import script_directory
+
+    Migrator(scratch_engine).run()
+    [slug] = _add_tenants(scratch_engine, 1, build=False)
+    with scratch_engine.begin() as conn:
+        schema = conn.execute(select(Tenant.schema_name).where(Tenant.slug == slug)).scalar_one()
+        script = script_directory()
+        ctx = MigrationContext.configure(conn, opts={
+            "version_table_schema": schema, "tenant_schema": schema, "script": script,
+            "fn": lambda rev, _ctx: script._upgrade_revs("t0002", rev),
+        })  # fmt: skip
+        with Operations.context(ctx):
+            ctx.run_migrations()
+        conn.exec_driver_sql(
+            f'INSERT INTO "{schema}".contacts (first_name, last_name, company) VALUES'
+            " ('Ana', 'Lee', 'Acme'), ('Bo', 'Chan', 'ACME'), ('Cy', 'Diaz', NULL)"
+        )
+    summary = Migrator(scratch_engine).run()
+    assert summary.migrated == [slug] and summary.ok, summary.lines()
+    with scratch_engine.connect() as conn:
+        accounts = conn.exec_driver_sql(f'SELECT id, name FROM "{schema}".accounts').all()
+        assert [name for _, name in accounts] == ["Acme"]
+        linked = conn.exec_driver_sql(
+            f'SELECT last_name, account_id FROM "{schema}".contacts ORDER BY last_name'
+        ).all()
+        assert linked == [("Chan", accounts[0][0]), ("Diaz", None), ("Lee", accounts[0][0])]
+        found = (
+            conn.exec_driver_sql(
+                f"SELECT last_name FROM \"{schema}\".contacts WHERE search @@ 'ana:*'::tsquery"
+            )
+            .scalars()
+            .all()
+        )
+        assert found == ["Lee"]
+        stages = conn.exec_driver_sql(f'SELECT count(*) FROM "{schema}".stages').scalar_one()
+        assert stages == 6  # the default pipeline exists

@@ -1078,7 +1078,7 @@ def _index_existing_contacts(s):
     conn = op.get_bind()
     q = f'"{s}"'
     for table, columns in (
-        ("contacts", ("last_name", "first_name", "email", "phone", "mobile", "title")),
+        ("contacts", ("last_name", "first_name", "email", "phone", "mobile", "title", "city")),
         ("accounts", ("name", "website", "phone", "city", "region", "country")),
     ):
         rows = conn.exec_driver_sql(f"SELECT id, {', '.join(columns)} FROM {q}.{table}").all()

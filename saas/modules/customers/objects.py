@@ -100,9 +100,10 @@ contact = register(
         model=Contact,
         label=_l("Contact"),
         plural=_l("Contacts"),
+        title_fields=("first_name", "last_name"),
         slug="contacts",
         title=_contact_title,
-        search_fields=("last_name", "first_name", "email", "phone", "mobile", "title"),
+        search_fields=("last_name", "first_name", "email", "phone", "mobile", "title", "city"),
         default_sort="last_name",
         fields=(
             Field("first_name", _l("First name"), max_length=100, in_list=True),

@@ -25,6 +25,7 @@ lead = register(
         model=Lead,
         label=_l("Lead"),
         plural=_l("Leads"),
+        title_fields=("first_name", "last_name", "company"),
         slug="leads",
         title=lambda lead: lead.full_name + (f" ({lead.company})" if lead.company else ""),
         search_fields=("last_name", "first_name", "company", "email", "phone"),

@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from saas.db import session
+from saas.db import TenantRef, db, session
 from saas.modules.records.display import Names, plain
 from saas.modules.records.registry import ObjectType
 
@@ -32,15 +32,22 @@ def _line(values) -> str:
     return buffer.getvalue()
 
 
-def rows(otype: ObjectType, stmt) -> Iterator[str]:
-    """CSV text in chunks: a header line, then one line per record of ``stmt``."""
+def rows(otype: ObjectType, stmt, tenant: TenantRef) -> Iterator[str]:
+    """CSV text in chunks: a header line, then one line per record of ``stmt``.
+
+    The response is streamed after the request's unit of work has ended, so the
+    rows are read in a unit of work of their own (read only, same tenant).
+    """
     fields = list(otype.fields)
     yield "\ufeff" + _line(["id", *(str(f.label) for f in fields)])  # BOM: Excel reads UTF-8
-    result = session().execute(stmt.execution_options(yield_per=BATCH)).scalars()
-    for batch in result.partitions(BATCH):
-        names = Names(otype, batch)
-        chunk = io.StringIO()
-        writer = csv.writer(chunk)
-        for record in batch:
-            writer.writerow([record.id, *(neutralise(plain(f, record, names)) for f in fields)])
-        yield chunk.getvalue()
+    with db.scope(tenant):
+        result = session().execute(stmt.execution_options(yield_per=BATCH)).scalars()
+        for batch in result.partitions(BATCH):
+            names = Names(otype, batch)
+            chunk = io.StringIO()
+            writer = csv.writer(chunk)
+            for record in batch:
+                writer.writerow(
+                    [record.id, *(neutralise(plain(f, record, names)) for f in fields)]
+                )
+            yield chunk.getvalue()

@@ -67,6 +67,11 @@ class Field:
     extra: dict = field(default_factory=dict)
 
     @property
+    def initial(self):
+        """The default value; a callable default (tenant data) is asked each time."""
+        return self.default() if callable(self.default) else self.default
+
+    @property
     def sortable(self) -> bool:
         return self.type in SORTABLE or self.name in {"owner_id", "created_at", "updated_at"}
 

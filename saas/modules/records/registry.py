@@ -45,6 +45,7 @@ class ObjectType:
     detail_template: str | None = None  # extra block on the record page (lines, history)
     actions_template: str | None = None  # extra buttons on the record page (convert...)
     views: tuple[tuple[object, str], ...] = ()  # other views of the list: (label, endpoint)
+    title_fields: tuple[str, ...] = ()  # the fields the title is made of
     by_name: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -56,6 +57,11 @@ class ObjectType:
     @property
     def form_fields(self) -> list[Field]:
         return [f for f in self.fields if f.editable]
+
+    def summary_fields(self, skip: str | None = None, limit: int = 3) -> list[Field]:
+        """List columns besides the title (and ``skip``), for related lists and cards."""
+        title = set(self.title_fields) or {self.list_fields[0].name}
+        return [f for f in self.list_fields if f.name not in title and f.name != skip][:limit]
 
     @property
     def list_fields(self) -> list[Field]:

@@ -159,7 +159,7 @@ def validate(otype: ObjectType, raw: Mapping, *, partial: bool) -> dict:
         if partial and f.name not in raw:
             continue
         try:
-            value = parse(f, raw.get(f.name, f.default), tz=tz)
+            value = parse(f, raw.get(f.name, f.initial), tz=tz)
             if f.type in {"lookup", "user"}:
                 value = _resolve(f, value)
             elif f.options is not None and value is not None and value not in dict(f.options()):
@@ -259,6 +259,9 @@ def update(
         if f is not None and f.type in {"lookup", "user"}:
             names = member_names() if f.type == "user" else titles(get(f.target), [old, new])
             old, new = names.get(old, old), names.get(new, new)
+        elif f is not None and f.options is not None:  # stage or price list ids: their names
+            labels = dict(f.options())
+            old, new = labels.get(old, old), labels.get(new, new)
         shown[name] = [_jsonable(old), _jsonable(new)]
     _timeline(otype, record.id, "updated", actor, changes=shown)
     if otype.after_write:

@@ -122,7 +122,7 @@ def export_csv(otype: ObjectType):
     stmt = listing.statement(otype, lq)
     filename = f"{otype.slug}.csv"
     return Response(
-        stream_with_context(export.rows(otype, stmt)),
+        stream_with_context(export.rows(otype, stmt, g.tenant)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -202,7 +202,7 @@ def _form_values(otype: ObjectType, record=None) -> dict:
         if record is not None:
             value = getattr(record, f.name)
         else:
-            value = request.args.get(f.name, f.default)
+            value = request.args.get(f.name, f.initial)
         values[f.name] = form_value(f, value, tz) if not isinstance(value, str) else value
     return values
 
