@@ -62,6 +62,10 @@ COPY templates ./templates
 COPY static ./static
 COPY saas ./saas
 
+# The compiled message catalogues (*.mo) are not in git: build them from the .po files.
+RUN pybabel compile --statistics -d saas/translations \
+    && test -f saas/translations/zh/LC_MESSAGES/messages.mo
+
 # Code stays root-owned and read-only to the app user; only instance/ (default
 # MAIL_DIR and EXPORT_DIR) is writable. Fail the build if ROOT is not /app.
 RUN mkdir -p /app/instance \

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
+
+# WTForms fills in %(max)d itself when the validator fails.
+TOO_LONG = _l("Use at most %(max)d characters.")
 
 
 def normalize_email(value: str) -> str:
@@ -12,7 +17,7 @@ def normalize_email(value: str) -> str:
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValueError(f"Enter a valid e-mail address ({exc}).") from None
+        raise ValueError(_("Enter a valid e-mail address (%(reason)s).", reason=exc)) from None
 
 
 class EmailAddress:
@@ -23,10 +28,14 @@ class EmailAddress:
             raise ValidationError(str(exc)) from None
 
 
-def email_field(label: str = "E-mail") -> EmailField:
+def email_field(label: str = _l("E-mail")) -> EmailField:
     return EmailField(
         label,
-        validators=[DataRequired("Enter your e-mail address."), Length(max=254), EmailAddress()],
+        validators=[
+            DataRequired(_l("Enter your e-mail address.")),
+            Length(max=254, message=TOO_LONG),
+            EmailAddress(),
+        ],
     )
 
 
@@ -36,10 +45,10 @@ def name_field(label: str, message: str, max_length: int = 200) -> StringField:
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[
             DataRequired(message),
-            Length(max=max_length, message=f"Use at most {max_length} characters."),
+            Length(max=max_length, message=TOO_LONG),
         ],
     )
 
 
-def password_field(label: str = "Password") -> PasswordField:
-    return PasswordField(label, validators=[DataRequired("Enter a password.")])
+def password_field(label: str = _l("Password")) -> PasswordField:
+    return PasswordField(label, validators=[DataRequired(_l("Enter a password."))])

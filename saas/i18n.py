@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, format_currency, format_decimal, get_locale
 from flask_babel import format_date as babel_date
 from flask_babel import format_datetime as babel_datetime
@@ -42,11 +42,14 @@ def tenant_settings() -> dict:
 
 
 def _locale() -> str:
-    chosen = session.get("lang")
+    # Jobs and commands have no request (no session, no browser): the tenant decides.
+    chosen = session.get("lang") if has_request_context() else None
     if chosen in LANGUAGES:
         return chosen
     if current_tenant() is not None:
         return tenant_settings().get("locale", "en")
+    if not has_request_context():
+        return "en"
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
 
 

@@ -56,3 +56,79 @@ def test_sign_up_and_add_a_contact_in_a_browser(live_server, page, artifacts):
     page.click("nav >> text=Contacts")
     assert "wei.zhang@example.com" in page.inner_text("table")
     page.screenshot(path=str(artifacts / "contacts.png"), full_page=True)
+
+
+def _id_in(url: str) -> int:
+    return int(url.rstrip("/").rsplit("/", 1)[1])
+
+
+def test_a_deal_dragged_on_the_kanban_moves_and_its_timeline_says_so(live_server, page, artifacts):
+    page.goto(f"{live_server}/signup")
+    page.fill("#company", "Orchard Tools")
+    page.fill("#name", "Ravi Kumar")
+    page.fill("#email", "ravi.browser@example.com")
+    page.fill("#password", "orchard-tools-2026!")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/app/orchard-tools/")
+    shot = lambda name: page.screenshot(path=str(artifacts / f"deal-{name}.png"), full_page=True)  # noqa: E731
+
+    page.click("nav >> text=Accounts")
+    page.click("text=New account")
+    page.fill("#f-name", "Acme Orchards")
+    page.click(".record-form button[type=submit]")
+    assert page.locator("h1").inner_text() == "Acme Orchards"
+    shot("1-account")
+
+    page.click("nav >> text=Contacts")
+    page.click("text=New contact")
+    page.fill("#f-first_name", "Grace")
+    page.fill("#f-last_name", "Hopper")
+    page.fill("#f-account_id", "Acme Orchards")
+    page.click(".record-form button[type=submit]")
+    assert page.locator("h1").inner_text() == "Grace Hopper"
+    assert "Acme Orchards" in page.inner_text("main")
+    contact_id = _id_in(page.url)
+    shot("2-contact")
+
+    # Quick create: the new deal starts on the default pipeline's first stage.
+    page.click("summary:has-text('New')")
+    page.click(".menu-body >> text=Deal")
+    assert page.locator("#f-stage_id option:checked").inner_text() == "Qualification"
+    page.fill("#f-name", "Acme orchard sensors")
+    page.fill("#f-account_id", "Acme Orchards")
+    page.fill("#f-contact_id", f"Grace Hopper (#{contact_id})")
+    page.fill("#f-amount", "24000")
+    page.click(".record-form button[type=submit]")
+    assert "created" in page.inner_text(".flash-success")  # back where the menu was opened
+    page.click("nav >> text=Deals")
+    page.click("text=Acme orchard sensors")
+    assert page.locator("h1").inner_text() == "Acme orchard sensors"
+    assert "Grace Hopper" in page.inner_text("main")
+    deal_id = _id_in(page.url)
+    shot("3-deal")
+
+    page.click("nav >> text=Deals")
+    page.click("a.button:has-text('Board')")
+    page.wait_for_url("**/deals/board")
+    first, second = page.locator(".kanban-col").nth(0), page.locator(".kanban-col").nth(1)
+    card = page.locator(f"#deal-{deal_id}")
+    assert first.locator(f"#deal-{deal_id}").count() == 1
+    assert "$24,000.00" in first.locator("[data-total]").inner_text()
+    shot("4-board-before")
+
+    card.drag_to(second.locator(".kanban-cards"))
+    page.wait_for_selector("#board-status.flash-success")
+    assert "moved to Needs analysis" in page.inner_text("#board-status")
+    assert second.locator(f"#deal-{deal_id}").count() == 1
+    assert second.locator("[data-count]").inner_text() == "1"
+    assert first.locator("[data-count]").inner_text() == "0"
+    assert second.locator("[data-weighted]").inner_text() == "$6,000.00"  # 25 %
+    shot("5-board-after-drag")
+
+    page.reload()  # the move was saved, not only drawn
+    assert page.locator(".kanban-col").nth(1).locator(f"#deal-{deal_id}").count() == 1
+    page.click(f"#deal-{deal_id} .kanban-title")
+    timeline = page.inner_text(".timeline")
+    assert "Stage moved" in timeline and "Qualification → Needs analysis" in timeline
+    assert page.locator(".stage-bar li.current").inner_text() == "Needs analysis"
+    shot("6-deal-timeline")

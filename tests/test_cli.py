@@ -6,12 +6,14 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from saas.cli import main
 from saas.db import db
+from saas.modules.records.registry import get
 from saas.tenants.models import Tenant
 from tests.conftest import PASSWORD, login, post, signup, unique
+from tests.factories import tenant_ref
 
 
 @pytest.fixture
@@ -127,3 +129,34 @@ def test_db_upgrade_with_nothing_to_do(saas):
     assert result.exit_code == 0, result.output
     assert "public schema: up to date" in result.output
     assert "tenants migrated: 0, failed: 0" in result.output
+
+
+def test_demo_seeds_a_working_crm_once(app, saas, make_client):
+    from saas.demo import DEMO_COMPANY, DEMO_EMAIL, DEMO_PASSWORD, create_demo
+
+    with app.app_context():  # as `saas demo` runs it: jobs are enqueued after commit
+        assert create_demo(scale=0.05)  # a twentieth of the real demo, to stay quick
+    result = saas("demo")
+    assert result.exit_code == 0 and "already there" in result.output, result.output
+    with db.scope() as s:
+        slug = s.execute(select(Tenant.slug).where(Tenant.name == DEMO_COMPANY)).scalar_one()
+    with db.scope(tenant_ref(slug)) as s:
+        counts = {
+            name: s.execute(select(func.count()).select_from(get(name).model)).scalar_one()
+            for name in ("account", "contact", "lead", "deal", "activity", "quote", "order",
+                         "contract", "licence")
+        }  # fmt: skip
+        deal, quote = get("deal").model, get("quote").model
+        stages = s.execute(select(func.count(deal.stage_id.distinct()))).scalar_one()
+        quoted = s.execute(select(func.min(quote.total))).scalar_one()
+    assert all(counts.values()), counts
+    assert stages > 1 and quoted > 0
+
+    browser = make_client()
+    assert login(browser, DEMO_EMAIL, DEMO_PASSWORD).status_code == 302
+    for page in ("", "contacts/", "accounts/", "leads/", "deals/board", "activities/", "quotes/",
+                 "orders/", "contracts/", "licences/"):  # fmt: skip
+        assert browser.get(f"/app/{slug}/{page}").status_code == 200, page
+    # Some customers are Chinese companies, found by a two-character search.
+    found = browser.get(f"/app/{slug}/search?q=有限公司").get_data(as_text=True)
+    assert "有限公司" in found.split("<main", 1)[-1]

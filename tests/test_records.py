@@ -296,3 +296,27 @@ def test_readonly_members_read_but_cannot_write(client, make_client):
     assert post(reader, f"/app/{slug}/accounts/new", {"name": "Nope"}).status_code == 403
     assert post(reader, f"/app/{slug}/accounts/{account}/delete").status_code == 403
     assert reader.get(f"/app/{slug}/accounts/export.csv").status_code == 200
+
+
+def test_every_object_has_its_pages(client):
+    """List, new, record, edit and export pages of every object render for a member."""
+    from saas.modules.records.registry import all_types
+    from tests.factories import one_of_each
+
+    slug, email = signup(client)
+    ids = one_of_each(slug, user_id(email))
+    for otype in all_types():
+        base = f"/app/{slug}/{otype.slug}"
+        urls = [
+            f"{base}/",
+            f"{base}/{ids[otype.name]}",
+            f"{base}/{ids[otype.name]}/edit",
+            f"{base}/export.csv",
+        ]
+        if otype.creatable:
+            urls.append(f"{base}/new")
+        for url in urls:
+            resp = client.get(url)
+            assert resp.status_code == 200, (url, resp.status_code)
+        page = client.get(f"{base}/{ids[otype.name]}").get_data(as_text=True)
+        assert "Timeline" in page and "Created" in page

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, has_request_context, request
+from flask_babel import gettext as _
 from slugify import slugify
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -72,11 +73,14 @@ def create_tenant(name: str, owner: User, plan: str = "trial") -> Tenant:
     """A tenant with its schema, tables and defaults, and ``owner`` as its owner."""
     name = name.strip()
     if not name:
-        raise TenantError("Enter your company's name.")
+        raise TenantError(_("Enter your company's name."))
     if name_taken(name):
         raise TenantError(
-            f"A company called “{name}” already has a CRM here. "
-            "Ask its owner to invite you, or add something to tell yours apart."
+            _(
+                "A company called “%(name)s” already has a CRM here. "
+                "Ask its owner to invite you, or add something to tell yours apart.",
+                name=name,
+            )
         )
     tenant_id, schema_name = claim_or_build(session().connection())
     tenant = Tenant(
@@ -92,8 +96,10 @@ def create_tenant(name: str, owner: User, plan: str = "trial") -> Tenant:
             session().add(tenant)
     except IntegrityError:  # another sign-up took the slug between our check and insert
         raise TenantError(
-            "Another company with a very similar name was created at the same moment. "
-            "Send the form again."
+            _(
+                "Another company with a very similar name was created at the same moment. "
+                "Send the form again."
+            )
         ) from None
     session().add(Membership(tenant_id=tenant.id, user_id=owner.id, role="owner"))
     audit("tenant.created", tenant.id, owner.id, slug=tenant.slug)

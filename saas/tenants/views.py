@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from saas.modules.accounts import service as accounts
@@ -32,8 +33,10 @@ def signup():
     if form.validate_on_submit():
         if accounts.user_by_email(form.email.data) is not None:
             form.email.errors.append(
-                "An account with this e-mail already exists. Sign in, then create "
-                "your company from the menu."
+                _(
+                    "An account with this e-mail already exists. Sign in, then create "
+                    "your company from the menu."
+                )
             )
         else:
             try:
@@ -43,7 +46,7 @@ def signup():
                 form.company.errors.append(str(exc))
             else:
                 login_user(user)
-                flash(f"Welcome! {tenant.name}'s CRM is ready.", "success")
+                flash(_("Welcome! %(company)s's CRM is ready.", company=tenant.name), "success")
                 return redirect(url_for("tenant.workspace.dashboard", tenant_slug=tenant.slug))
     status = 400 if request.method == "POST" else 200
     return render_template("tenants/signup.html", form=form), status
@@ -65,7 +68,7 @@ def new_company():
         except service.TenantError as exc:
             form.company.errors.append(str(exc))
         else:
-            flash(f"{tenant.name}'s CRM is ready.", "success")
+            flash(_("%(company)s's CRM is ready.", company=tenant.name), "success")
             return redirect(url_for("tenant.workspace.dashboard", tenant_slug=tenant.slug))
     status = 400 if request.method == "POST" else 200
     return render_template("tenants/new_company.html", form=form), status

@@ -1011,6 +1011,7 @@ def generated(s):
         ["owner_id", "last_name", "first_name", "id"],
         unique=False,
         schema=s,
+        postgresql_where=sa.text("deleted_at IS NULL"),
     )
     op.create_index(
         "ix_contacts_search", "contacts", ["search"], unique=False, schema=s, postgresql_using="gin"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -23,7 +24,7 @@ class NewPassword:
 class LoginForm(FlaskForm):
     email = email_field()
     password = password_field()
-    remember = BooleanField("Keep me signed in")
+    remember = BooleanField(_l("Keep me signed in"))
 
 
 class ForgotPasswordForm(FlaskForm):
@@ -32,27 +33,29 @@ class ForgotPasswordForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(
-        "New password", validators=[DataRequired("Enter a password."), NewPassword()]
+        _l("New password"), validators=[DataRequired(_l("Enter a password.")), NewPassword()]
     )
 
 
 class AcceptInvitationForm(FlaskForm):
     """A new user joining through an invitation (e-mail comes from the invitation)."""
 
-    name = name_field("Your name", "Enter your name.")
+    name = name_field(_l("Your name"), _l("Enter your name."))
     password = PasswordField(
-        "Password", validators=[DataRequired("Enter a password."), NewPassword()]
+        _l("Password"), validators=[DataRequired(_l("Enter a password.")), NewPassword()]
     )
 
 
 class InviteForm(FlaskForm):
-    email = email_field("E-mail of the person to invite")
+    email = email_field(_l("E-mail of the person to invite"))
     role = SelectField(
-        "Role",
+        _l("Role"),
         choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ("member", "readonly", "admin", "owner")],
         default="member",
     )
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[SelectChoice(r, label) for r, label in ROLE_LABELS.items()])
+    role = SelectField(
+        _l("Role"), choices=[SelectChoice(r, label) for r, label in ROLE_LABELS.items()]
+    )

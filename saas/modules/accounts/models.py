@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from flask_babel import lazy_pgettext
 from flask_login import UserMixin
 from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import UUID
@@ -13,7 +14,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from saas.db import Base
 
 ROLES = ("readonly", "member", "admin", "owner")  # ascending power
-ROLE_LABELS = {"owner": "Owner", "admin": "Admin", "member": "Member", "readonly": "Read-only"}
+# "role" context: a company owner (所有者) is not a record's owner (负责人).
+ROLE_LABELS = {
+    "owner": lazy_pgettext("role", "Owner"),
+    "admin": lazy_pgettext("role", "Admin"),
+    "member": lazy_pgettext("role", "Member"),
+    "readonly": lazy_pgettext("role", "Read-only"),
+}
 
 
 def role_at_least(role: str, minimum: str) -> bool:

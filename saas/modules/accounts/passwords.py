@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 
 _hasher = PasswordHasher()
 
@@ -30,16 +31,16 @@ def verify_password(password_hash: str, password: str) -> bool:
 def password_problem(password: str, *context: str) -> str | None:
     """Why ``password`` is too weak, as a sentence, or None if it is acceptable."""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
+        return _("Use at least %(n)d characters.", n=MIN_LENGTH)
     if len(password) > 200:
-        return "Use at most 200 characters."
+        return _("Use at most %(max)d characters.", max=200)
     lowered = password.lower()
     if lowered in COMMON or lowered.rstrip("0123456789!") in COMMON:
-        return "This password is too common; choose one that is hard to guess."
+        return _("This password is too common; choose one that is hard to guess.")
     if len(set(password)) < 5:
-        return "Use more different characters; repeated patterns are easy to guess."
+        return _("Use more different characters; repeated patterns are easy to guess.")
     for word in context:
         word = (word or "").lower().split("@")[0]
         if len(word) >= 4 and word in lowered:
-            return "Do not use your name, e-mail or company name in the password."
+            return _("Do not use your name, e-mail or company name in the password.")
     return None

@@ -7,18 +7,20 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from saas.db import session
 from saas.mail import queue_email
 from saas.modules.accounts import throttle
-from saas.modules.accounts.models import ROLES, Invitation, Membership, User
+from saas.modules.accounts.models import ROLE_LABELS, ROLES, Invitation, Membership, User
 from saas.modules.accounts.passwords import hash_password, verify_password
 from saas.tenants.models import Tenant
 
-THROTTLED = "Too many failed attempts. Wait 15 minutes or reset your password."
-BAD_LOGIN = "The e-mail or password is not right. Check both and try again."
+THROTTLED = _l("Too many failed attempts. Wait 15 minutes or reset your password.")
+BAD_LOGIN = _l("The e-mail or password is not right. Check both and try again.")
 
 
 def now() -> datetime:
@@ -85,9 +87,15 @@ def send_password_reset(email: str) -> None:
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
     queue_email(
         user.email,
-        "Reset your CRM password",
-        f"Hello {user.name},\n\nOpen this link to choose a new password:\n{link}\n\n"
-        f"It works once, for {minutes} minutes. If you did not ask for it, ignore this e-mail.",
+        _("Reset your CRM password"),
+        _(
+            "Hello %(name)s,\n\nOpen this link to choose a new password:\n%(link)s\n\n"
+            "It works once, for %(minutes)d minutes. If you did not ask for it, "
+            "ignore this e-mail.",
+            name=user.name,
+            link=link,
+            minutes=minutes,
+        ),
     )
 
 
@@ -129,9 +137,20 @@ def invite(tenant: Tenant, email: str, role: str, inviter: User) -> Invitation:
     link = current_app.config["BASE_URL"].rstrip("/") + url_for("accounts.invitation", token=token)
     queue_email(
         invitation.email,
-        f"{inviter.name} invited you to {tenant.name}'s CRM",
-        f"{inviter.name} invited you to join {tenant.name} as {role}.\n\n"
-        f"Accept the invitation here:\n{link}\n\nThe link works for {days} days.",
+        _(
+            "%(inviter)s invited you to %(company)s's CRM",
+            inviter=inviter.name,
+            company=tenant.name,
+        ),
+        _(
+            "%(inviter)s invited you to join %(company)s as %(role)s.\n\n"
+            "Accept the invitation here:\n%(link)s\n\nThe link works for %(days)d days.",
+            inviter=inviter.name,
+            company=tenant.name,
+            role=ROLE_LABELS[role],
+            link=link,
+            days=days,
+        ),
     )
     return invitation
 
@@ -144,13 +163,13 @@ def invitation_for_token(token: str) -> tuple[Invitation | None, str | None]:
         .scalar_one_or_none()
     )
     if invitation is None:
-        return None, "This invitation link is not valid. Ask for a new invitation."
+        return None, _("This invitation link is not valid. Ask for a new invitation.")
     if invitation.accepted_at or invitation.revoked_at:
-        return None, "This invitation was already used or withdrawn. Ask for a new invitation."
+        return None, _("This invitation was already used or withdrawn. Ask for a new invitation.")
     if invitation.expires_at < now():
         return (
             None,
-            "This invitation has expired. Ask the person who invited you to send a new one.",
+            _("This invitation has expired. Ask the person who invited you to send a new one."),
         )
     return invitation, None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from saas.db import session
@@ -64,7 +65,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -74,7 +75,7 @@ def forgot():
     if form.validate_on_submit():
         service.send_password_reset(form.email.data)
         flash(
-            "If an account uses that e-mail, we have sent it a link to choose a new password.",
+            _("If an account uses that e-mail, we have sent it a link to choose a new password."),
             "info",
         )
         return redirect(url_for("accounts.login"))
@@ -92,7 +93,7 @@ def reset(token: str):
         service.set_password(user, form.password.data)
         audit("user.password_reset", user_id=user.id)
         login_user(user)
-        flash("Your password is changed and you are signed in.", "success")
+        flash(_("Your password is changed and you are signed in."), "success")
         return redirect(home_for(user))
     status = 400 if request.method == "POST" else 200
     return render_template("accounts/reset.html", form=form, user=user), status
@@ -105,7 +106,7 @@ def invitation(token: str):
         return render_template("accounts/invitation_invalid.html", problem=problem), 400
     tenant = session().get(Tenant, invite.tenant_id)
     if tenant is None or tenant.status != "active":
-        problem = "This company's CRM is not available any more."
+        problem = _("This company's CRM is not available any more.")
         return render_template("accounts/invitation_invalid.html", problem=problem), 400
     existing = service.user_by_email(invite.email)
     form = AcceptInvitationForm()
@@ -118,7 +119,7 @@ def invitation(token: str):
         if request.method == "POST":
             service.accept(invite, current_user)
             audit("invitation.accepted", tenant.id, current_user.id)
-            flash(f"Welcome to {tenant.name}.", "success")
+            flash(_("Welcome to %(company)s.", company=tenant.name), "success")
             return redirect(url_for("tenant.workspace.dashboard", tenant_slug=tenant.slug))
         return render_template("accounts/invitation.html", invite=invite, tenant=tenant)
 
@@ -131,7 +132,7 @@ def invitation(token: str):
         service.accept(invite, user)
         audit("invitation.accepted", tenant.id, user.id, new_user=True)
         login_user(user)
-        flash(f"Welcome to {tenant.name}.", "success")
+        flash(_("Welcome to %(company)s.", company=tenant.name), "success")
         return redirect(url_for("tenant.workspace.dashboard", tenant_slug=tenant.slug))
     status = 400 if request.method == "POST" else 200
     return render_template(

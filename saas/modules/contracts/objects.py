@@ -28,7 +28,10 @@ contract = register(
         slug="contracts",
         title=lambda c: f"{c.number} {c.name}".strip() if c.number else c.name,
         search_fields=("name", "number"),
+        before_write=service.contract_before_write,
         after_write=service.contract_after_write,
+        detail_template="contracts/_contract.html",
+        actions_template="contracts/_contract_actions.html",
         default_sort="end_date",
         fields=(
             Field("name", _l("Name"), required=True, in_list=True),
@@ -58,6 +61,7 @@ contract = register(
                 maximum=365,
                 default=30,
             ),
+            Field("renewal_reminded_at", _l("Renewal reminder sent"), "datetime", editable=False),
             Field("terms", _l("Terms"), "longtext", max_length=20000, section="more"),
             *standard_fields(),
         ),
@@ -75,6 +79,7 @@ licence = register(
         title=lambda lic: lic.key,
         search_fields=("key",),
         before_write=service.licence_before_write,
+        detail_template="contracts/_licence.html",
         default_sort="expires_on",
         fields=(
             Field("key", _l("Licence key"), max_length=64, editable=False, in_list=True),
@@ -109,6 +114,7 @@ licence = register(
                 in_list=True,
                 filter=True,
                 default="active",
+                editable=False,  # suspend / revoke / extend are actions, on the timeline
             ),
             Field("notes", _l("Notes"), "longtext", max_length=10000),
             *standard_fields(),

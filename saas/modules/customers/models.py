@@ -50,7 +50,16 @@ class Contact(RecordMixin, TenantBase):
         Index("ix_contacts_email", "email"),
         Index("ix_contacts_account_id", "account_id"),
         Index("ix_contacts_last_name", "last_name", "first_name", "id"),
-        Index("ix_contacts_owner_id_last_name", "owner_id", "last_name", "first_name", "id"),
+        # Live rows only: "my contacts" sorted by name, and their count (capped at
+        # 10,001) as an index-only scan instead of reading 10,001 rows of the table.
+        Index(
+            "ix_contacts_owner_id_last_name",
+            "owner_id",
+            "last_name",
+            "first_name",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     first_name: Mapped[str | None] = mapped_column(String(100))

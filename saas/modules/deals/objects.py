@@ -30,6 +30,8 @@ deal = register(
         search_fields=("name",),
         before_write=service.before_write,
         after_write=service.after_write,
+        detail_template="deals/_detail.html",
+        views=((_l("Board"), "tenant.deals.board"),),
         fields=(
             Field("name", _l("Name"), required=True, in_list=True),
             Field(
@@ -44,6 +46,7 @@ deal = register(
                 in_list=True,
                 filter=True,
                 options=service.stage_options,
+                default=service.default_stage_id,  # the new-deal form starts there
             ),
             Field(
                 "pipeline_id",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask_babel import lazy_gettext as _l
 
+from saas.modules.leads import service
 from saas.modules.leads.models import Lead
 from saas.modules.records.fields import Field
 from saas.modules.records.registry import ObjectType, register, standard_fields
@@ -18,6 +21,10 @@ STATUSES = (
     ("unqualified", _l("Unqualified")), ("converted", _l("Converted")),
 )  # fmt: skip
 RATINGS = (("hot", _l("Hot")), ("warm", _l("Warm")), ("cold", _l("Cold")))
+OWNER_HELP = _l(
+    "Leave empty to give the lead to the next member of a round-robin team "
+    "(your own team first), or to yourself if no team takes turns."
+)
 
 lead = register(
     ObjectType(
@@ -29,6 +36,9 @@ lead = register(
         slug="leads",
         title=lambda lead: lead.full_name + (f" ({lead.company})" if lead.company else ""),
         search_fields=("last_name", "first_name", "company", "email", "phone"),
+        before_write=service.before_write,
+        actions_template="leads/_actions.html",
+        detail_template="leads/_converted.html",
         fields=(
             Field("first_name", _l("First name"), max_length=100, in_list=True),
             Field("last_name", _l("Last name"), required=True, max_length=100, in_list=True),
@@ -57,7 +67,11 @@ lead = register(
             ),
             Field("deal_id", _l("Converted to deal"), "lookup", target="deal", editable=False),
             Field("converted_at", _l("Converted"), "datetime", editable=False, filter=True),
-            *standard_fields(),
+            Field("converted_by", _l("Converted by"), "user", editable=False),
+            *(
+                replace(f, help=OWNER_HELP) if f.name == "owner_id" else f
+                for f in standard_fields()
+            ),
         ),
     )
 )

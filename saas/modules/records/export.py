@@ -47,7 +47,5 @@ def rows(otype: ObjectType, stmt, tenant: TenantRef) -> Iterator[str]:
             chunk = io.StringIO()
             writer = csv.writer(chunk)
             for record in batch:
-                writer.writerow(
-                    [record.id, *(neutralise(plain(f, record, names)) for f in fields)]
-                )
+                writer.writerow([record.id, *(neutralise(plain(f, record, names)) for f in fields)])
             yield chunk.getvalue()

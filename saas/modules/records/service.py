@@ -211,14 +211,14 @@ def _refresh_search(otype: ObjectType, record) -> None:
 def create(otype: ObjectType, raw: Mapping, *, actor: int | None = None, trusted: bool = False):
     """A new record from ``raw`` values (validated unless ``trusted``: already parsed)."""
     values = dict(raw) if trusted else validate(otype, raw, partial=False)
+    record = otype.model()
+    record.created_by = actor
+    if otype.before_write:  # sees a missing owner (leads assign round-robin) and the creator
+        otype.before_write(record, values, True)
     if "owner_id" in otype.by_name and values.get("owner_id") is None and actor is not None:
         values["owner_id"] = actor
-    record = otype.model()
-    if otype.before_write:
-        otype.before_write(record, values, True)
     for name, value in values.items():
         setattr(record, name, value)
-    record.created_by = actor
     _refresh_search(otype, record)
     session().add(record)
     session().flush()

@@ -289,6 +289,22 @@ def show(otype: ObjectType, record_id: int):
     )
 
 
+def _change_value(f, value):
+    """A checkbox or time from a timeline change (stored as JSON) as the pages show it."""
+    from datetime import datetime
+
+    from saas.i18n import moment
+
+    if value is None or value == "":
+        return value
+    if f.type == "bool":
+        return _("Yes") if value else _("No")
+    try:
+        return moment(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return value
+
+
 def timeline_items(otype: ObjectType, record) -> list[dict]:
     """Timeline entries and activities of a record, newest first, ready to show."""
     users = service.member_names()
@@ -300,6 +316,8 @@ def timeline_items(otype: ObjectType, record) -> list[dict]:
             label = str(f.label) if f else name
             if f is not None and f.type == "choice":
                 old, new = f.choice_label(old), f.choice_label(new)
+            elif f is not None and f.type in {"bool", "datetime"}:
+                old, new = _change_value(f, old), _change_value(f, new)
             changes.append((label, old, new))
         items.append(
             {
@@ -426,22 +444,39 @@ def lookup(otype: ObjectType):
 @bp.route("/owners/transfer", methods=["GET", "POST"])
 @role_required("admin")
 def transfer():
-    members = service.member_names()
-    if request.method == "POST":
-        src, dst = request.form.get("from_user", ""), request.form.get("to_user", "")
-        if not (src.isdigit() and dst.isdigit()) or int(src) not in members or src == dst:
-            flash(_("Choose two different people on your team."), "error")
-            return render_template("records/transfer.html", members=members), 400
-        counts = service.transfer(int(src), int(dst), actor=current_user.id)
-        total = sum(counts.values())
+    """Give everything one person owns to another: someone leaving, or who has left."""
+    from saas.modules.teams.service import former_owners
+
+    members, former = service.member_names(), former_owners()
+    if request.method == "GET":
+        return render_template("records/transfer.html", members=members, former=former)
+    src, dst = request.form.get("from_user", ""), request.form.get("to_user", "")
+    if (
+        not (src.isdigit() and dst.isdigit())
+        or (int(src) not in members and int(src) not in former)
+        or int(dst) not in members
+        or src == dst
+    ):
         flash(
-            _(
-                "%(n)d records moved from %(a)s to %(b)s.",
-                n=total,
-                a=members[int(src)],
-                b=members[int(dst)],
-            ),
-            "success",
+            _("Choose whose records to move, and a different person on your team to get them."),
+            "error",
         )
-        return redirect(url_for(".transfer"))
-    return render_template("records/transfer.html", members=members)
+        return render_template("records/transfer.html", members=members, former=former), 400
+    counts = service.transfer(int(src), int(dst), actor=current_user.id)
+    src_name = members.get(int(src)) or _("Former user #%(id)s", id=src)
+    flash(
+        _(
+            "%(n)d records moved from %(a)s to %(b)s.",
+            n=sum(counts.values()),
+            a=src_name,
+            b=members[int(dst)],
+        ),
+        "success",
+    )
+    return render_template(
+        "records/transfer.html",
+        members=members,
+        former=former_owners(),
+        results=[(get(name), n) for name, n in counts.items() if n],
+        moved=(src_name, members[int(dst)]),
+    )

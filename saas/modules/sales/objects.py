@@ -10,7 +10,8 @@ from saas.modules.deals.objects import CURRENCIES
 from saas.modules.records.fields import Field
 from saas.modules.records.registry import ObjectType, Related, register, standard_fields
 from saas.modules.sales.models import Order, Product, Quote
-from saas.modules.sales.service import numbered
+from saas.modules.sales.pricing import price_list_options
+from saas.modules.sales.service import document_before_write, numbered, product_before_write
 
 QUOTE_STATUSES = (
     ("draft", _l("Draft")), ("sent", _l("Sent")), ("accepted", _l("Accepted")),
@@ -43,6 +44,7 @@ product = register(
         label=_l("Product"),
         plural=_l("Products"),
         slug="products",
+        before_write=product_before_write,
         title=lambda p: p.name,
         search_fields=("name", "code", "category"),
         default_sort="name",
@@ -73,6 +75,7 @@ product = register(
             *standard_fields(),
         ),
         related=(Related("licence", "product_id", _l("Licences")),),
+        views=((_l("Price lists"), "tenant.sales.price_lists"),),
     )
 )
 
@@ -83,7 +86,10 @@ quote = register(
         label=_l("Quote"),
         plural=_l("Quotes"),
         slug="quotes",
+        before_write=document_before_write,
         after_write=numbered("Q"),
+        detail_template="sales/_lines.html",
+        actions_template="sales/_quote_actions.html",
         title=_document_title,
         search_fields=("number", "subject"),
         fields=(
@@ -105,6 +111,15 @@ quote = register(
             ),
             Field("valid_until", _l("Valid until"), "date", in_list=True, filter=True),
             Field("currency", _l("Currency"), "choice", choices=CURRENCIES),
+            Field(
+                "price_list_id",
+                _l("Price list"),
+                "integer",
+                filter=True,
+                options=price_list_options,
+                help=_l("New lines take their prices from this list."),
+            ),
+            Field("order_id", _l("Order"), "lookup", target="order", editable=False),
             *_totals(),
             Field("notes", _l("Terms and notes"), "longtext", max_length=20000),
             *standard_fields(),
@@ -119,7 +134,10 @@ order = register(
         label=_l("Order"),
         plural=_l("Orders"),
         slug="orders",
+        before_write=document_before_write,
         after_write=numbered("SO"),
+        detail_template="sales/_order.html",
+        actions_template="sales/_order_actions.html",
         title=_document_title,
         search_fields=("number", "subject"),
         fields=(
@@ -138,10 +156,11 @@ order = register(
                 in_list=True,
                 filter=True,
                 default="draft",
+                editable=False,  # changed by the order's actions, which keep it consistent
             ),
             Field("ordered_on", _l("Ordered on"), "date", in_list=True, filter=True),
-            Field("shipped_on", _l("Shipped on"), "date", filter=True),
-            Field("delivered_on", _l("Delivered on"), "date", filter=True),
+            Field("shipped_on", _l("Shipped on"), "date", filter=True, editable=False),
+            Field("delivered_on", _l("Delivered on"), "date", filter=True, editable=False),
             Field("currency", _l("Currency"), "choice", choices=CURRENCIES),
             *_totals(),
             Field("refunded_total", _l("Refunded"), "currency", editable=False),

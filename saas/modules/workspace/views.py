@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
-from saas.db import session
 from saas.modules.accounts import service as accounts
 from saas.modules.accounts.forms import InviteForm, RoleForm
-from saas.modules.customers.models import Contact
 from saas.modules.workspace import service
 from saas.modules.workspace.forms import SettingsForm
 from saas.tenants.context import role_required
@@ -21,24 +18,36 @@ team_bp = Blueprint("team", __name__, url_prefix="/team")
 
 @bp.route("/")
 def dashboard():
-    contacts = (
-        session()
-        .execute(select(func.count()).select_from(Contact).where(Contact.deleted_at.is_(None)))
-        .scalar_one()
-    )
+    """A salesperson's day: due tasks, meetings, open deals, new leads, recent changes."""
+    from saas.i18n import tenant_settings
+    from saas.modules.activities.objects import KINDS
+    from saas.modules.records.service import member_names
+    from saas.modules.workspace.home import COUNT_CAP, my_day
+
     return render_template(
         "workspace/dashboard.html",
-        contacts=contacts,
-        members=len(service.members()),
-        events=service.recent_events(10),
+        day=my_day(current_user.id, tenant_settings().get("timezone", "UTC")),
+        members=len(member_names()),
+        kinds={key: str(label) for key, label in KINDS},
+        count_cap=COUNT_CAP,
     )
 
 
 @bp.route("/settings", methods=["GET", "POST"])
 @role_required("admin")
 def settings():
+    from flask_babel import gettext as _
+
+    from saas.modules.records.access import visibility_settings
+
     current = service.settings()
-    form = SettingsForm(data={"company": g.tenant_row.name, **current})
+    form = SettingsForm(
+        data={
+            "company": g.tenant_row.name,
+            **current,
+            **SettingsForm.visibility_data(visibility_settings()),
+        }
+    )
     if form.validate_on_submit():
         g.tenant_row.name = form.company.data
         service.update_settings(
@@ -46,8 +55,10 @@ def settings():
             currency=form.currency.data,
             timezone=form.timezone.data,
             locale=form.locale.data,
+            date_format=form.date_format.data,
+            visibility=form.visibility(),
         )
-        flash("Settings saved.", "success")
+        flash(_("Settings saved."), "success")
         return redirect(url_for(".settings"))
     status = 400 if request.method == "POST" else 200
     return render_template("workspace/settings.html", form=form), status

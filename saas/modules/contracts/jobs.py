@@ -1,0 +1,114 @@
+"""Renewal reminders: a periodic sweep enqueues ``contract_renewals`` per tenant, which
+gives each contract's owner a task and an e-mail once, ``renewal_notice_days`` before
+the contract ends.
+
+Idempotent: a reminded contract is stamped (``renewal_reminded_at``) in the same
+transaction as its task, rows are locked while handled, and the e-mail is sent only
+after that transaction commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from saas.db import current_tenant, session
+from saas.jobs import enqueue_for_every_tenant, job
+from saas.mail import queue_email
+from saas.modules.contracts import service
+from saas.modules.records import service as records
+from saas.modules.records.registry import get
+
+
+@job(queue="notifications", timeout=600)
+def contract_renewals() -> int:
+    """This tenant's contracts due for a renewal reminder: a task and an e-mail each."""
+    from saas.modules.workspace.service import settings
+
+    config = settings()
+    zone, lang = ZoneInfo(config.get("timezone", "UTC")), config.get("locale", "en")
+    today = datetime.now(zone).date()
+    count = 0
+    for contract in service.due_for_reminder(today):
+        owner_id = contract.owner_id or contract.created_by
+        notice = service.reminder_date(contract)
+        with force_locale(lang):
+            subject = _("Renew contract %(title)s", title=get("contract").title(contract))
+        records.create(
+            get("activity"),
+            {
+                "kind": "task",
+                "subject": subject[:200],
+                "due_at": datetime.combine(max(notice, today), time(9, 0), zone),
+                "priority": "high",
+                "related_object": "contract",
+                "related_id": contract.id,
+                "owner_id": owner_id,
+                "done": False,
+            },
+            trusted=True,
+        )
+        contract.renewal_reminded_at = datetime.now(UTC)
+        owner = _owner(owner_id)
+        records.note_event(contract, "renewal_reminder", None, text=owner[1] if owner else "")
+        if owner is not None:
+            queue_email(owner[0], subject, _body(contract, owner[1], lang))
+        count += 1
+    return count
+
+
+@job(queue="default", tenant=False)
+def sweep_contract_renewals() -> int:
+    """Periodic: one ``contract_renewals`` job per active tenant."""
+    return enqueue_for_every_tenant(contract_renewals)
+
+
+def _owner(user_id: int | None) -> tuple[str, str] | None:
+    """E-mail and name of the owner, if they are still on the tenant's team."""
+    from saas.modules.accounts.models import Membership, User
+
+    if user_id is None:
+        return None
+    row = (
+        session()
+        .execute(
+            select(User.email, User.name)
+            .join(Membership, Membership.user_id == User.id)
+            .where(User.id == user_id, Membership.tenant_id == uuid.UUID(current_tenant().id))
+        )
+        .first()
+    )
+    return (row.email, row.name) if row else None
+
+
+def _body(contract, name: str, lang: str) -> str:
+    tenant = current_tenant()
+    link = "{}/app/{}/{}/{}".format(
+        current_app.config["BASE_URL"].rstrip("/"), tenant.slug, get("contract").slug, contract.id
+    )
+    customer = ""
+    if contract.account_id:
+        customer = records.titles(get("account"), [contract.account_id]).get(
+            contract.account_id, ""
+        )
+    with force_locale(lang):
+        lines = [
+            _("Hello %(name)s,", name=name),
+            "",
+            _(
+                "The contract %(title)s ends on %(day)s.",
+                title=get("contract").title(contract),
+                day=format_date(contract.end_date, "yyyy-MM-dd", locale=lang),
+            ),
+        ]
+        if customer:
+            lines.append(_("Customer: %(name)s", name=customer))
+        lines += ["", _("A task to renew it is on your list. Open the contract:"), link]
+    return "\n".join(lines)
