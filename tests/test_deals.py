@@ -357,7 +357,47 @@ def test_the_board_costs_the_same_queries_for_few_or_many_cards(client):
     with counting() as few:
         assert client.get(f"/app/{slug}/deals/board").status_code == 200
     add_deals(12)
+    client.get(f"/app/{slug}/deals/board")  # both counted with the totals cached
     with counting() as many:
         page = client.get(f"/app/{slug}/deals/board").get_data(as_text=True)
     assert page.count('class="kanban-card"') == 14
     assert len(few) > 3 and len(many) == len(few)
+
+
+def test_board_totals_follow_every_kind_of_change(client):
+    """The totals are kept between page views; any change to a deal shows at once."""
+    slug, email = signup(client)
+    me = user_id(email)
+    stages = _stages(slug)
+    _, other = add_member(slug, "member", name="Kim Other")
+    first = stages["Qualification"]
+    url = f"/app/{slug}/deals/board"
+
+    def stats():
+        column = _column(client.get(url).get_data(as_text=True), first)
+        count = re.search(r"<dd data-count>([^<]*)</dd>", column).group(1)
+        total = re.search(r"<dd data-total>([^<]*)</dd>", column).group(1)
+        return count, total
+
+    deal_id = make(slug, "deal", me, amount="100")
+    assert stats() == ("1", "$100.00")
+    make(slug, "deal", me, amount="50")
+    assert stats() == ("2", "$150.00")
+    with db.scope(tenant_ref(slug)):
+        from saas.modules.records import service as records
+        from saas.modules.records.registry import get
+
+        deal = records.get_record(get("deal"), deal_id)
+        records.update(get("deal"), deal, {"amount": "1000"}, actor=me)
+    assert stats() == ("2", "$1,050.00")
+    post(client, f"/app/{slug}/deals/{deal_id}/delete")
+    assert stats() == ("1", "$50.00")
+    post(client, f"/app/{slug}/trash/deals/{deal_id}/restore")
+    assert stats() == ("2", "$1,050.00")
+    assert client.get(f"{url}?owner_id=me").status_code == 200
+    with db.scope(tenant_ref(slug)):
+        records.transfer(me, other, actor=me)
+    page = client.get(f"{url}?owner_id=me").get_data(as_text=True)
+    assert "<dd data-count>0</dd>" in _column(page, first)
+    page = client.get(f"{url}?owner_id={other}").get_data(as_text=True)
+    assert "<dd data-count>2</dd>" in _column(page, first)

@@ -320,3 +320,37 @@ def test_every_object_has_its_pages(client):
             assert resp.status_code == 200, (url, resp.status_code)
         page = client.get(f"{base}/{ids[otype.name]}").get_data(as_text=True)
         assert "Timeline" in page and "Created" in page
+
+
+def test_optional_choices_left_empty_keep_a_value(client):
+    """A deal saved with no currency gets the company's currency, and clearing it on
+    edit keeps the one it has, instead of failing."""
+    from saas.modules.deals.models import Deal
+    from saas.modules.workspace.service import update_settings
+
+    slug, email = signup(client)
+    with db.scope(tenant_ref(slug)):
+        update_settings(user_id(email), currency="EUR")
+    resp = post(client, f"/app/{slug}/deals/new", {"name": "No currency", "currency": ""})
+    assert resp.status_code == 302
+    deal_id = _id_from(resp)
+    resp = post(
+        client,
+        f"/app/{slug}/deals/{deal_id}/edit",
+        {"name": "No currency", "currency": "", "stage_id": ""},
+    )
+    assert resp.status_code in (302, 400)
+    with db.scope(tenant_ref(slug)) as s:
+        assert s.get(Deal, deal_id).currency == "EUR"
+
+
+def test_restore_refuses_when_a_live_record_took_its_place(client):
+    slug, email = signup(client)
+    first = make(slug, "product", name="Seat licence", code="SEAT-1")
+    post(client, f"/app/{slug}/products/{first}/delete")
+    make(slug, "product", name="Seat licence v2", code="SEAT-1")
+    resp = post(client, f"/app/{slug}/trash/products/{first}/restore")
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Another record now has the same unique values" in page
+    assert "Seat licence" in page  # still in the recycle bin

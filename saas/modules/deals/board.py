@@ -2,20 +2,26 @@
 weighted amount, and the most recently updated cards.
 
 Built for pipelines of hundreds of thousands of deals: the totals come from one
-GROUP BY, the cards from one UNION of per-stage LIMIT queries (each served by
-the stage/updated index), and the account and owner names are loaded once.
+GROUP BY (kept in Redis until a deal changes), the cards from one UNION of
+per-stage LIMIT queries (each served by the stage/updated index), and the
+account and owner names are loaded once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
+from redis.exceptions import RedisError
 from sqlalchemy import func, select, union_all
 
-from saas.db import session
+from saas.db import current_tenant, session
+from saas.extensions import redis
 from saas.i18n import money, tenant_settings
 from saas.modules.deals.models import Deal, Pipeline, Stage
 from saas.modules.records import service as records
@@ -24,6 +30,11 @@ from saas.modules.records.registry import get
 from saas.modules.records.search import matches
 
 PER_COLUMN = 50
+CACHE_SECONDS = 30
+CARD_COLUMNS = (
+    Deal.id, Deal.name, Deal.stage_id, Deal.account_id, Deal.owner_id, Deal.amount,
+    Deal.currency, Deal.close_date, Deal.updated_at,
+)  # fmt: skip
 
 
 @dataclass
@@ -55,7 +66,7 @@ class Column:
     stage: Stage
     count: int = 0
     amounts: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # currency ->
-    cards: list[Deal] = field(default_factory=list)
+    cards: list = field(default_factory=list)  # rows of CARD_COLUMNS
 
     @property
     def total(self) -> str:
@@ -76,8 +87,28 @@ def _deals(pipeline_id: int, filters: Filters):
     return stmt
 
 
-def totals(pipeline_id: int, filters: Filters) -> dict[int, Column]:
+def totals(pipeline_id: int, filters: Filters, *, fresh: bool = False) -> dict[int, Column]:
     """Count, amount and weighted amount (amount × probability) per stage and currency."""
+    stages = session().execute(select(Stage).where(Stage.pipeline_id == pipeline_id)).scalars()
+    out = {stage.id: Column(stage) for stage in stages}
+    for stage_id, currency, count, amount, weight in _sums(pipeline_id, filters, fresh):
+        column = out.get(stage_id)
+        if column is None:
+            continue
+        column.count += count
+        if amount is not None:
+            column.amounts[currency] = (amount, (weight or Decimal(0)).quantize(Decimal("0.01")))
+    return out
+
+
+def _sums(pipeline_id: int, filters: Filters, fresh: bool) -> list[tuple]:
+    """(stage, currency, count, amount, weighted) rows: one GROUP BY over the pipeline's
+    deals, kept in Redis while the deals table is unchanged (without a text filter)."""
+    key = None if filters.q else _cache_key(pipeline_id, filters)
+    if key is not None and not fresh:
+        cached = _cache_get(key)
+        if cached is not None:
+            return cached
     weighted = func.sum(Deal.amount * func.coalesce(Deal.probability, 0)) / 100
     stmt = (
         _deals(pipeline_id, filters)
@@ -86,21 +117,55 @@ def totals(pipeline_id: int, filters: Filters) -> dict[int, Column]:
         )
         .group_by(Deal.stage_id, Deal.currency)
     )
-    out: dict[int, Column] = {}
-    stages = {
-        s.id: s
-        for s in session().execute(select(Stage).where(Stage.pipeline_id == pipeline_id)).scalars()
-    }
-    for stage in stages.values():
-        out[stage.id] = Column(stage)
-    for stage_id, currency, count, amount, weight in session().execute(stmt):
-        column = out.get(stage_id)
-        if column is None:
-            continue
-        column.count += count
-        if amount is not None:
-            column.amounts[currency] = (amount, (weight or Decimal(0)).quantize(Decimal("0.01")))
-    return out
+    rows = [tuple(r) for r in session().execute(stmt)]
+    if key is not None:
+        _cache_set(key, rows)
+    return rows
+
+
+def _cache_key(pipeline_id: int, filters: Filters) -> str:
+    """A key that changes whenever a deal is added, changed, deleted or restored: the
+    newest id and update time, and the recycle bin's newest time and size (all from
+    indexes). Who is looking is part of it, since visibility changes the sums."""
+    live = select(func.max(Deal.id)).scalar_subquery()
+    changed = select(func.max(Deal.updated_at)).scalar_subquery()
+    binned = Deal.deleted_at.is_not(None)
+    bin_time = select(func.max(Deal.deleted_at)).where(binned).scalar_subquery()
+    bin_size = select(func.count()).select_from(Deal).where(binned).scalar_subquery()
+    version = session().execute(select(live, changed, bin_time, bin_size)).one()
+    viewer = current_viewer()
+    who = "all" if viewer.scope == "all" or viewer.is_system else f"{viewer.scope}-{viewer.user_id}"
+    digest = hashlib.sha1(repr(tuple(version)).encode(), usedforsecurity=False).hexdigest()[:20]
+    owner = filters.owner_id or ""
+    return f"tenant:{current_tenant().id}:deal-board:{pipeline_id}:{who}:{owner}:{digest}"
+
+
+def _cache_get(key: str) -> list[tuple] | None:
+    try:
+        raw = redis().get(key)
+    except RedisError:
+        return None
+    if raw is None:
+        return None
+    return [
+        (stage, currency, count, _dec(amount), _dec(weight))
+        for stage, currency, count, amount, weight in json.loads(raw)
+    ]
+
+
+def _cache_set(key: str, rows: list[tuple]) -> None:
+    data = [[st, cur, n, _str(a), _str(w)] for st, cur, n, a, w in rows]
+    # The time limit bounds how long two racing transactions could leave a stale sum.
+    with suppress(RedisError):
+        redis().set(key, json.dumps(data), ex=CACHE_SECONDS)
+
+
+def _dec(value) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _str(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def columns(pipeline: Pipeline, filters: Filters, per_column: int | None = None) -> list[Column]:
@@ -112,16 +177,16 @@ def columns(pipeline: Pipeline, filters: Filters, per_column: int | None = None)
     if wanted:
         parts = [
             _deals(pipeline.id, filters)
+            .with_only_columns(*CARD_COLUMNS)
             .where(Deal.stage_id == stage_id)
             .order_by(Deal.updated_at.desc(), Deal.id.desc())
             .limit(per_column)
             for stage_id in wanted
         ]
         stmt = parts[0] if len(parts) == 1 else union_all(*parts)
-        cards = session().execute(select(Deal).from_statement(stmt)).scalars().all()
         grouped = defaultdict(list)
-        for deal in cards:
-            grouped[deal.stage_id].append(deal)
+        for card in session().execute(stmt):  # plain rows: no ORM work for hundreds of cards
+            grouped[card.stage_id].append(card)
         for column in ordered:
             column.cards = sorted(
                 grouped[column.stage.id], key=lambda d: (d.updated_at, d.id), reverse=True
@@ -145,6 +210,7 @@ def formatters():
     locale = get_locale()
     fallback = tenant_settings().get("currency", "USD")
 
+    @lru_cache(maxsize=1024)  # amounts repeat (round numbers), and so do dates
     def fmt_money(value, currency=None) -> str:
         return format_currency(value, currency or fallback, locale=locale)
 
@@ -155,5 +221,5 @@ def summary(pipeline_id: int, filters: Filters) -> dict[str, dict]:
     """Per-stage count and formatted totals, for the board script after a move."""
     return {
         str(stage_id): {"count": c.count, "total": c.total, "weighted": c.weighted}
-        for stage_id, c in totals(pipeline_id, filters).items()
+        for stage_id, c in totals(pipeline_id, filters, fresh=True).items()
     }

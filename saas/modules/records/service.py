@@ -17,6 +17,7 @@ from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 
 from saas.db import current_tenant, session
 from saas.i18n import tenant_settings
@@ -208,6 +209,22 @@ def _refresh_search(otype: ObjectType, record) -> None:
         record.search = search.document(*(getattr(record, n) for n in otype.search_fields))
 
 
+def _fill_not_null(otype: ObjectType, values: dict, *, is_new: bool) -> None:
+    """An optional field left empty whose column cannot be empty (a currency, a status)
+    keeps its value, or on a new record gets the tenant's currency or the column default."""
+    columns = otype.model.__table__.columns
+    for name in [n for n, v in values.items() if v is None]:
+        column = columns.get(name)
+        if column is None or column.nullable:
+            continue
+        if is_new and name == "currency":
+            values[name] = (tenant_settings() if has_request_context() else {}).get(
+                "currency", "USD"
+            )
+        else:
+            del values[name]
+
+
 def create(otype: ObjectType, raw: Mapping, *, actor: int | None = None, trusted: bool = False):
     """A new record from ``raw`` values (validated unless ``trusted``: already parsed)."""
     values = dict(raw) if trusted else validate(otype, raw, partial=False)
@@ -217,6 +234,7 @@ def create(otype: ObjectType, raw: Mapping, *, actor: int | None = None, trusted
         otype.before_write(record, values, True)
     if "owner_id" in otype.by_name and values.get("owner_id") is None and actor is not None:
         values["owner_id"] = actor
+    _fill_not_null(otype, values, is_new=True)
     for name, value in values.items():
         setattr(record, name, value)
     _refresh_search(otype, record)
@@ -241,6 +259,7 @@ def update(
     values = dict(raw) if trusted else validate(otype, raw, partial=partial)
     if otype.before_write:
         otype.before_write(record, values, False)
+    _fill_not_null(otype, values, is_new=False)
     changes = {}
     for name, value in values.items():
         old = getattr(record, name)
@@ -277,8 +296,22 @@ def delete(otype: ObjectType, record, *, actor: int | None = None) -> None:
 
 
 def restore(otype: ObjectType, record, *, actor: int | None = None) -> None:
-    record.deleted_at = None
-    session().flush()
+    """Take a record out of the recycle bin, unless a live record now takes its place
+    (a licence for the same customer and product, a product code)."""
+    try:
+        with session().begin_nested():
+            record.deleted_at = None
+            session().flush()
+    except IntegrityError:
+        session().refresh(record)
+        raise ValidationErrors(
+            {
+                "deleted_at": _l(
+                    "Another record now has the same unique values; change or "
+                    "delete that one first."
+                )
+            }
+        ) from None
     _timeline(otype, record.id, "restored", actor)
 
 
@@ -316,7 +349,7 @@ def transfer(from_user: int, to_user: int, *, actor: int | None = None) -> dict[
             .all()
         )
         if ids:
-            change = {"owner_id": [names.get(from_user, from_user), names.get(to_user, to_user)]}
+            change = {"owner_id": [names.get(from_user, f"#{from_user}"), names.get(to_user)]}
             session().execute(
                 insert(TimelineEntry).from_select(
                     ["object", "record_id", "kind", "user_id", "data"],

@@ -346,6 +346,7 @@ def timeline_items(otype: ObjectType, record) -> list[dict]:
                 "at": activity.created_at,
                 "kind": "activity",
                 "activity": activity,
+                "label": get("activity").field("kind").choice_label(activity.kind),
                 "user": users.get(activity.owner_id),
                 "changes": [],
                 "data": {},
@@ -403,7 +404,11 @@ def trash():
 @bp.route("/trash/<object:otype>/<int:record_id>/restore", methods=["POST"])
 def restore(otype: ObjectType, record_id: int):
     record = record_or_404(otype, record_id, deleted=True)
-    service.restore(otype, record, actor=current_user.id)
+    try:
+        service.restore(otype, record, actor=current_user.id)
+    except service.ValidationErrors as exc:
+        flash(" ".join(exc.errors.values()), "error")
+        return redirect(url_for(".trash"))
     flash(_("“%(title)s” restored.", title=otype.title(record)), "success")
     return redirect(record_url(otype, record.id))
 
