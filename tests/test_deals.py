@@ -401,3 +401,49 @@ def test_board_totals_follow_every_kind_of_change(client):
     assert "<dd data-count>0</dd>" in _column(page, first)
     page = client.get(f"{url}?owner_id={other}").get_data(as_text=True)
     assert "<dd data-count>2</dd>" in _column(page, first)
+
+
+def test_totals_table_matches_a_recount_after_any_kind_of_write(client):
+    """Triggers keep deal_totals exact, also for bulk SQL the service never sees
+    (an import by COPY, a repair script)."""
+    from sqlalchemy import text
+
+    from saas.modules.deals.models import DealTotal
+
+    slug, email = signup(client)
+    me = user_id(email)
+    stages = list(_stages(slug).values())
+    for i in range(6):
+        make(
+            slug,
+            "deal",
+            me if i % 2 else None,
+            stage_id=stages[i % 3],
+            amount=str(10 * i),
+            probability=str(i * 10),
+        )
+    recount = (
+        "SELECT stage_id, coalesce(owner_id, 0), currency, count(*), coalesce(sum(amount), 0)"
+        " FROM {s}.deals WHERE deleted_at IS NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
+    with db.scope(tenant_ref(slug)) as s:
+        schema = f'"{tenant_ref(slug).schema_name}"'
+        s.execute(
+            text(
+                f"UPDATE {schema}.deals SET amount = amount * 2, stage_id = {stages[1]}"
+                f" WHERE id % 2 = 0"
+            )
+        )
+        s.execute(text(f"UPDATE {schema}.deals SET deleted_at = now() WHERE id = 3"))
+        s.execute(text(f"DELETE FROM {schema}.deals WHERE id = 5"))
+    with db.scope(tenant_ref(slug)) as s:
+        expected = [tuple(r) for r in s.execute(text(recount.format(s=schema)))]
+        kept = [
+            (t.stage_id, t.owner_key, t.currency, t.deals, t.amount)
+            for t in s.execute(
+                select(DealTotal).order_by(
+                    DealTotal.stage_id, DealTotal.owner_key, DealTotal.currency
+                )
+            ).scalars()
+        ]
+    assert kept == expected and len(expected) >= 2

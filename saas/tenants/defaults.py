@@ -15,8 +15,11 @@ PRICE_LIST = "Standard"
 
 
 def statements(schema: str) -> list[str]:
-    """INSERTs of the default rows into ``schema`` (a quoted schema name)."""
-    out = [
+    """Triggers, and INSERTs of the default rows, for ``schema`` (a quoted schema name)."""
+    from saas.modules.deals.totals import trigger_statements
+
+    out = trigger_statements(schema)
+    out += [
         f"INSERT INTO {schema}.pipelines (name, position, is_default) VALUES ('{PIPELINE}', 0, true)"
     ]
     for position, (name, probability, kind) in enumerate(STAGES):

@@ -155,6 +155,23 @@ def generated(s):
         "ix_activities_updated_at", "activities", ["updated_at"], unique=False, schema=s
     )
     op.create_table(
+        "deal_totals",
+        sa.Column("stage_id", sa.BigInteger(), nullable=False),
+        sa.Column("owner_key", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("pipeline_id", sa.BigInteger(), nullable=False),
+        sa.Column("deals", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("amount", sa.Numeric(precision=20, scale=2), server_default="0", nullable=False),
+        sa.Column(
+            "weighted", sa.Numeric(precision=24, scale=4), server_default="0", nullable=False
+        ),
+        sa.PrimaryKeyConstraint("stage_id", "owner_key", "currency", name=op.f("pk_deal_totals")),
+        schema=s,
+    )
+    op.create_index(
+        "ix_deal_totals_pipeline_id", "deal_totals", ["pipeline_id"], unique=False, schema=s
+    )
+    op.create_table(
         "pipelines",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),

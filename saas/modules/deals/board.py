@@ -1,36 +1,32 @@
 """The kanban board of a pipeline: a column per stage with its count, total and
 weighted amount, and the most recently updated cards.
 
-Built for pipelines of hundreds of thousands of deals: the totals come from one
-GROUP BY (kept in Redis until a deal changes), the cards from one UNION of
-per-stage LIMIT queries (each served by the stage/updated index), and the
-account and owner names are loaded once.
+Built for pipelines of hundreds of thousands of deals: the totals come from the
+``deal_totals`` table that triggers keep (``deals/totals.py``), the cards from
+one UNION of per-stage LIMIT queries (each served by the stage/updated index),
+and the account and owner names are loaded once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
-from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from types import SimpleNamespace
 
-from redis.exceptions import RedisError
-from sqlalchemy import func, select, union_all
+from sqlalchemy import and_, func, select, union_all
 
-from saas.db import current_tenant, session
-from saas.extensions import redis
+from saas.db import session
 from saas.i18n import money, tenant_settings
-from saas.modules.deals.models import Deal, Pipeline, Stage
+from saas.modules.deals import totals as totals_table
+from saas.modules.deals.models import Deal, DealTotal, Pipeline, Stage
+from saas.modules.records import access
 from saas.modules.records import service as records
-from saas.modules.records.access import current_viewer
 from saas.modules.records.registry import get
 from saas.modules.records.search import matches
 
-PER_COLUMN = 50
-CACHE_SECONDS = 30
+PER_COLUMN = 30
 CARD_COLUMNS = (
     Deal.id, Deal.name, Deal.stage_id, Deal.account_id, Deal.owner_id, Deal.amount,
     Deal.currency, Deal.close_date, Deal.updated_at,
@@ -54,7 +50,7 @@ class Filters:
     @property
     def owner_id(self) -> int | None:
         if self.owner == "me":
-            return current_viewer().user_id
+            return access.current_viewer().user_id
         return int(self.owner) if self.owner else None
 
     def args(self) -> dict:
@@ -87,11 +83,11 @@ def _deals(pipeline_id: int, filters: Filters):
     return stmt
 
 
-def totals(pipeline_id: int, filters: Filters, *, fresh: bool = False) -> dict[int, Column]:
+def totals(pipeline_id: int, filters: Filters) -> dict[int, Column]:
     """Count, amount and weighted amount (amount × probability) per stage and currency."""
     stages = session().execute(select(Stage).where(Stage.pipeline_id == pipeline_id)).scalars()
     out = {stage.id: Column(stage) for stage in stages}
-    for stage_id, currency, count, amount, weight in _sums(pipeline_id, filters, fresh):
+    for stage_id, currency, count, amount, weight in _sums(pipeline_id, filters):
         column = out.get(stage_id)
         if column is None:
             continue
@@ -101,14 +97,16 @@ def totals(pipeline_id: int, filters: Filters, *, fresh: bool = False) -> dict[i
     return out
 
 
-def _sums(pipeline_id: int, filters: Filters, fresh: bool) -> list[tuple]:
-    """(stage, currency, count, amount, weighted) rows: one GROUP BY over the pipeline's
-    deals, kept in Redis while the deals table is unchanged (without a text filter)."""
-    key = None if filters.q else _cache_key(pipeline_id, filters)
-    if key is not None and not fresh:
-        cached = _cache_get(key)
-        if cached is not None:
-            return cached
+def _sums(pipeline_id: int, filters: Filters) -> list[tuple]:
+    """(stage, currency, count, amount, weighted) rows. Without a text filter they come
+    from ``deal_totals`` (kept by triggers, a few rows per stage); with one, from a
+    GROUP BY over the matching deals."""
+    if not filters.q:
+        clauses = [access.visible_clause(_BY_OWNER)]
+        if filters.owner:
+            clauses.append(DealTotal.owner_key == (filters.owner_id or 0))
+        clauses = [c for c in clauses if c is not None]
+        return totals_table.sums(pipeline_id, and_(*clauses) if clauses else None)
     weighted = func.sum(Deal.amount * func.coalesce(Deal.probability, 0)) / 100
     stmt = (
         _deals(pipeline_id, filters)
@@ -117,55 +115,11 @@ def _sums(pipeline_id: int, filters: Filters, fresh: bool) -> list[tuple]:
         )
         .group_by(Deal.stage_id, Deal.currency)
     )
-    rows = [tuple(r) for r in session().execute(stmt)]
-    if key is not None:
-        _cache_set(key, rows)
-    return rows
+    return [tuple(r) for r in session().execute(stmt)]
 
 
-def _cache_key(pipeline_id: int, filters: Filters) -> str:
-    """A key that changes whenever a deal is added, changed, deleted or restored: the
-    newest id and update time, and the recycle bin's newest time and size (all from
-    indexes). Who is looking is part of it, since visibility changes the sums."""
-    live = select(func.max(Deal.id)).scalar_subquery()
-    changed = select(func.max(Deal.updated_at)).scalar_subquery()
-    binned = Deal.deleted_at.is_not(None)
-    bin_time = select(func.max(Deal.deleted_at)).where(binned).scalar_subquery()
-    bin_size = select(func.count()).select_from(Deal).where(binned).scalar_subquery()
-    version = session().execute(select(live, changed, bin_time, bin_size)).one()
-    viewer = current_viewer()
-    who = "all" if viewer.scope == "all" or viewer.is_system else f"{viewer.scope}-{viewer.user_id}"
-    digest = hashlib.sha1(repr(tuple(version)).encode(), usedforsecurity=False).hexdigest()[:20]
-    owner = filters.owner_id or ""
-    return f"tenant:{current_tenant().id}:deal-board:{pipeline_id}:{who}:{owner}:{digest}"
-
-
-def _cache_get(key: str) -> list[tuple] | None:
-    try:
-        raw = redis().get(key)
-    except RedisError:
-        return None
-    if raw is None:
-        return None
-    return [
-        (stage, currency, count, _dec(amount), _dec(weight))
-        for stage, currency, count, amount, weight in json.loads(raw)
-    ]
-
-
-def _cache_set(key: str, rows: list[tuple]) -> None:
-    data = [[st, cur, n, _str(a), _str(w)] for st, cur, n, a, w in rows]
-    # The time limit bounds how long two racing transactions could leave a stale sum.
-    with suppress(RedisError):
-        redis().set(key, json.dumps(data), ex=CACHE_SECONDS)
-
-
-def _dec(value) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def _str(value) -> str | None:
-    return None if value is None else str(value)
+# Visibility is a rule on owners; the totals table keys its rows by owner (0: none).
+_BY_OWNER = SimpleNamespace(owner_id=DealTotal.owner_key)
 
 
 def columns(pipeline: Pipeline, filters: Filters, per_column: int | None = None) -> list[Column]:
@@ -221,5 +175,5 @@ def summary(pipeline_id: int, filters: Filters) -> dict[str, dict]:
     """Per-stage count and formatted totals, for the board script after a move."""
     return {
         str(stage_id): {"count": c.count, "total": c.total, "weighted": c.weighted}
-        for stage_id, c in totals(pipeline_id, filters, fresh=True).items()
+        for stage_id, c in totals(pipeline_id, filters).items()
     }

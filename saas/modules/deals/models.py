@@ -112,3 +112,20 @@ class StageChange(TenantBase):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     days_in_stage: Mapped[int | None] = mapped_column(Integer)
+
+
+class DealTotal(TenantBase):
+    """Live deals summed per stage, owner and currency, kept by database triggers on
+    ``deals`` (see ``deals/totals.py``) so a board of 200,000 deals reads a few rows."""
+
+    __tablename__ = "deal_totals"
+    __table_args__ = (Index("ix_deal_totals_pipeline_id", "pipeline_id"),)
+
+    stage_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # 0: no owner
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(BigInteger)
+    deals: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount: Mapped[Decimal] = mapped_column(Numeric(20, 2), default=0, server_default="0")
+    weighted: Mapped[Decimal] = mapped_column(Numeric(24, 4), default=0, server_default="0")
+
