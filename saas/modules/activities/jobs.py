@@ -6,7 +6,6 @@ lock the activity and stamp ``reminded_at``, so each reminder goes out once.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,6 +22,7 @@ from saas.modules.activities import service
 from saas.modules.activities.models import Activity
 from saas.modules.records import service as records
 from saas.modules.records.registry import get
+from saas.modules.workspace.service import member_address
 
 # A reminder found more than this late by the sweep is dropped: by then it is noise.
 STALE = timedelta(days=2)
@@ -72,31 +72,13 @@ def _remind(activity: Activity) -> str:
         return "settled"
     if activity.remind_at is None or activity.reminded_at is not None:
         return "not due"
-    owner = _owner(activity.owner_id)
+    owner = member_address(activity.owner_id)
     records.update(get("activity"), activity, {"reminded_at": service.now()}, trusted=True)
     if owner is None:
         return "no one to tell"
     email, name = owner
     queue_email(email, *_message(activity, name))
     return "sent"
-
-
-def _owner(user_id: int | None) -> tuple[str, str] | None:
-    """E-mail and name of the assignee, if they are still on the tenant's team."""
-    from saas.modules.accounts.models import Membership, User
-
-    if user_id is None:
-        return None
-    row = (
-        session()
-        .execute(
-            select(User.email, User.name)
-            .join(Membership, Membership.user_id == User.id)
-            .where(User.id == user_id, Membership.tenant_id == uuid.UUID(current_tenant().id))
-        )
-        .first()
-    )
-    return (row.email, row.name) if row else None
 
 
 def _message(activity: Activity, name: str) -> tuple[str, str]:

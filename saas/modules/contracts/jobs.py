@@ -9,7 +9,6 @@ after that transaction commits.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -17,14 +16,14 @@ from babel.dates import format_date
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from saas.db import current_tenant, session
+from saas.db import current_tenant
 from saas.jobs import enqueue_for_every_tenant, job
 from saas.mail import queue_email
 from saas.modules.contracts import service
 from saas.modules.records import service as records
 from saas.modules.records.registry import get
+from saas.modules.workspace.service import member_address
 
 
 @job(queue="notifications", timeout=600)
@@ -56,7 +55,7 @@ def contract_renewals() -> int:
             trusted=True,
         )
         contract.renewal_reminded_at = datetime.now(UTC)
-        owner = _owner(owner_id)
+        owner = member_address(owner_id)
         records.note_event(contract, "renewal_reminder", None, text=owner[1] if owner else "")
         if owner is not None:
             queue_email(owner[0], subject, _body(contract, owner[1], lang))
@@ -68,24 +67,6 @@ def contract_renewals() -> int:
 def sweep_contract_renewals() -> int:
     """Periodic: one ``contract_renewals`` job per active tenant."""
     return enqueue_for_every_tenant(contract_renewals)
-
-
-def _owner(user_id: int | None) -> tuple[str, str] | None:
-    """E-mail and name of the owner, if they are still on the tenant's team."""
-    from saas.modules.accounts.models import Membership, User
-
-    if user_id is None:
-        return None
-    row = (
-        session()
-        .execute(
-            select(User.email, User.name)
-            .join(Membership, Membership.user_id == User.id)
-            .where(User.id == user_id, Membership.tenant_id == uuid.UUID(current_tenant().id))
-        )
-        .first()
-    )
-    return (row.email, row.name) if row else None
 
 
 def _body(contract, name: str, lang: str) -> str:

@@ -137,3 +137,19 @@ def remove(actor_role: str, target: Membership) -> None:
     if target.role == "owner" and _owners() == 1:
         raise TeamError("A company needs at least one owner. Make someone else owner first.")
     session().delete(target)
+
+
+def member_address(user_id: int | None) -> tuple[str, str] | None:
+    """E-mail and name of a user, if they are still on this tenant's team."""
+    if user_id is None:
+        return None
+    row = (
+        session()
+        .execute(
+            select(User.email, User.name)
+            .join(Membership, Membership.user_id == User.id)
+            .where(User.id == user_id, Membership.tenant_id == _tenant_id())
+        )
+        .first()
+    )
+    return (row.email, row.name) if row else None
