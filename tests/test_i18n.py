@@ -218,3 +218,21 @@ def test_translated_messages_escape_what_the_user_typed(client):
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400
     assert "客户：没有名为“&lt;b&gt;x&lt;/b&gt;”的客户。" in page and "<b>x</b>" not in page
+
+
+def test_a_company_signed_up_in_chinese_starts_in_chinese(client, make_client):
+    """The language of the sign-up page becomes the company's: its pages, its pipeline's
+    stage names, its currency and time zone."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN,zh;q=0.9"
+    slug, _ = signup(client)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the company's setting wins now
+    board = client.get(f"/app/{slug}/deals/board").get_data(as_text=True)
+    assert "资格确认" in board and "商务谈判" in board and "Qualification" not in board
+    assert "¥0.00" in board
+    settings = client.get(f"/app/{slug}/settings").get_data(as_text=True)
+    assert '<option selected value="CNY">' in settings
+    assert '<option selected value="Asia/Shanghai">' in settings
+    # A company signed up in English keeps English names.
+    other = make_client()
+    english = signup(other)[0]
+    assert "Qualification" in other.get(f"/app/{english}/deals/board").get_data(as_text=True)

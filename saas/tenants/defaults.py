@@ -32,3 +32,53 @@ def statements(schema: str) -> list[str]:
         f"INSERT INTO {schema}.price_lists (name, currency, is_default) VALUES ('{PRICE_LIST}', 'USD', true)"
     )
     return out
+
+
+# What a company signing up in another language starts with instead.
+REGIONAL = {"zh": {"locale": "zh", "currency": "CNY", "timezone": "Asia/Shanghai"}}
+
+
+def _translated_names() -> dict[str, str]:
+    """The default names in the current language (literals, so extraction finds them)."""
+    from flask_babel import gettext as _
+
+    return {
+        "Sales": _("Sales"),
+        "Qualification": _("Qualification"),
+        "Needs analysis": _("Needs analysis"),
+        "Proposal": _("Proposal"),
+        "Negotiation": _("Negotiation"),
+        "Won": _("Won"),
+        "Lost": _("Lost"),
+        "Standard": _("Standard"),
+    }
+
+
+def localize(conn, schema: str, language: str) -> None:
+    """Give a new tenant's defaults the language its owner signed up in: names of the
+    pipeline, stages and price list, and the settings (language, currency, time zone).
+    Runs in the sign-up transaction, on the freshly claimed schema (a quoted name)."""
+    import json
+
+    from flask_babel import force_locale
+    from sqlalchemy import text
+
+    settings = REGIONAL.get(language)
+    if settings is None:
+        return
+    with force_locale(language):
+        names = _translated_names()
+    for table in ("pipelines", "stages", "price_lists"):
+        for old, new in names.items():
+            conn.execute(
+                text(f"UPDATE {schema}.{table} SET name = :new WHERE name = :old"),
+                {"old": old, "new": new},
+            )
+    for key, value in settings.items():
+        conn.execute(
+            text(
+                f"INSERT INTO {schema}.settings (key, value) VALUES (:k, CAST(:v AS jsonb))"
+                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+            ),
+            {"k": key, "v": json.dumps(value)},
+        )

@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from saas.db import db, session
 from saas.jobs import enqueue, job
 from saas.modules.accounts.models import Membership, User
-from saas.tenants.migrate import tenant_head
+from saas.tenants import defaults
+from saas.tenants.migrate import quoted_schema, tenant_head
 from saas.tenants.models import AuditLog, Tenant
 from saas.tenants.provisioning import claim_or_build, drop_schema, refill_schema_pool
 
@@ -69,8 +70,9 @@ def name_taken(name: str) -> bool:
     )
 
 
-def create_tenant(name: str, owner: User, plan: str = "trial") -> Tenant:
-    """A tenant with its schema, tables and defaults, and ``owner`` as its owner."""
+def create_tenant(name: str, owner: User, plan: str = "trial", language: str = "en") -> Tenant:
+    """A tenant with its schema, tables and defaults, and ``owner`` as its owner; its
+    defaults in ``language`` (the language the owner signed up in)."""
     name = name.strip()
     if not name:
         raise TenantError(_("Enter your company's name."))
@@ -83,6 +85,7 @@ def create_tenant(name: str, owner: User, plan: str = "trial") -> Tenant:
             )
         )
     tenant_id, schema_name = claim_or_build(session().connection())
+    defaults.localize(session().connection(), quoted_schema(schema_name), language)
     tenant = Tenant(
         id=tenant_id,
         slug=slug_for(name),

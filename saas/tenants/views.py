@@ -41,7 +41,7 @@ def signup():
         else:
             try:
                 user = accounts.create_user(form.name.data, form.email.data, form.password.data)
-                tenant = service.create_tenant(form.company.data, user)
+                tenant = service.create_tenant(form.company.data, user, language=_language())
             except service.TenantError as exc:
                 form.company.errors.append(str(exc))
             else:
@@ -64,7 +64,7 @@ def new_company():
     form = NewCompanyForm()
     if form.validate_on_submit():
         try:
-            tenant = service.create_tenant(form.company.data, current_user)
+            tenant = service.create_tenant(form.company.data, current_user, language=_language())
         except service.TenantError as exc:
             form.company.errors.append(str(exc))
         else:
@@ -86,3 +86,11 @@ def language():
         session["lang"] = lang
     target = request.form.get("next", "")
     return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
+def _language() -> str:
+    """The language the visitor sees the sign-up page in (their choice or browser)."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return locale.language if locale else "en"

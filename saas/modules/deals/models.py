@@ -128,4 +128,3 @@ class DealTotal(TenantBase):
     deals: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     amount: Mapped[Decimal] = mapped_column(Numeric(20, 2), default=0, server_default="0")
     weighted: Mapped[Decimal] = mapped_column(Numeric(24, 4), default=0, server_default="0")
-

@@ -97,6 +97,8 @@ def before_write(deal, values: dict, is_new: bool) -> None:
         stage = default_stage()
         if stage is not None:
             values["stage_id"] = stage.id
+    if not is_new and "stage_id" in values and values["stage_id"] is None:
+        del values["stage_id"]  # a deal is always on a stage: an empty choice keeps it
     if "stage_id" not in values or values["stage_id"] == deal.stage_id:
         return
     stage = _all_stages().get(values["stage_id"]) or session().get(Stage, values["stage_id"])

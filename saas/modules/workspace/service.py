@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from saas.db import current_tenant, session
@@ -117,25 +118,25 @@ def _owners() -> int:
 
 def check_can_grant(actor_role: str, role: str) -> None:
     if role == "owner" and actor_role != "owner":
-        raise TeamError("Only an owner can make someone an owner.")
+        raise TeamError(_("Only an owner can make someone an owner."))
     if not role_at_least(actor_role, "admin"):
-        raise TeamError("Only admins can manage the team.")
+        raise TeamError(_("Only admins can manage the team."))
 
 
 def change_role(actor_role: str, target: Membership, role: str) -> None:
     check_can_grant(actor_role, role)
     if target.role == "owner" and actor_role != "owner":
-        raise TeamError("Only an owner can change another owner's role.")
+        raise TeamError(_("Only an owner can change another owner's role."))
     if target.role == "owner" and role != "owner" and _owners() == 1:
-        raise TeamError("A company needs at least one owner. Make someone else owner first.")
+        raise TeamError(_("A company needs at least one owner. Make someone else owner first."))
     target.role = role
 
 
 def remove(actor_role: str, target: Membership) -> None:
     if target.role == "owner" and actor_role != "owner":
-        raise TeamError("Only an owner can remove an owner.")
+        raise TeamError(_("Only an owner can remove an owner."))
     if target.role == "owner" and _owners() == 1:
-        raise TeamError("A company needs at least one owner. Make someone else owner first.")
+        raise TeamError(_("A company needs at least one owner. Make someone else owner first."))
     session().delete(target)
 
 

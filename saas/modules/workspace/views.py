@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from saas.modules.accounts import service as accounts
@@ -36,8 +37,6 @@ def dashboard():
 @bp.route("/settings", methods=["GET", "POST"])
 @role_required("admin")
 def settings():
-    from flask_babel import gettext as _
-
     from saas.modules.records.access import visibility_settings
 
     current = service.settings()
@@ -96,7 +95,7 @@ def invite():
                 "team.invited", current_user.id, email=form.email.data, role=form.role.data
             )
             audit("invitation.sent", g.tenant_row.id, current_user.id, email=form.email.data)
-            flash(f"Invitation sent to {form.email.data}.", "success")
+            flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
             return redirect(url_for(".members"))
     return render_template(
         "workspace/team.html",
@@ -113,7 +112,7 @@ def change_role(member_id: int):
     target = service.membership(member_id) or abort(404)
     form = RoleForm()
     if not form.validate_on_submit():
-        flash("Choose one of the listed roles.", "error")
+        flash(_("Choose one of the listed roles."), "error")
         return redirect(url_for(".members")), 303
     try:
         service.change_role(g.role, target, form.role.data)
@@ -121,7 +120,7 @@ def change_role(member_id: int):
         flash(str(exc), "error")
         return redirect(url_for(".members")), 303
     service.record("team.role_changed", current_user.id, member=member_id, role=form.role.data)
-    flash("Role changed.", "success")
+    flash(_("Role changed."), "success")
     return redirect(url_for(".members"))
 
 
@@ -135,7 +134,7 @@ def remove(member_id: int):
         flash(str(exc), "error")
         return redirect(url_for(".members")), 303
     service.record("team.removed", current_user.id, member=member_id)
-    flash("Removed from the team.", "success")
+    flash(_("Removed from the team."), "success")
     return redirect(url_for(".members"))
 
 
@@ -145,5 +144,5 @@ def revoke(invitation_id: int):
     invitation = service.invitation(invitation_id) or abort(404)
     invitation.revoked_at = accounts.now()
     service.record("team.invitation_revoked", current_user.id, email=invitation.email)
-    flash(f"Invitation to {invitation.email} withdrawn.", "success")
+    flash(_("Invitation to %(email)s withdrawn.", email=invitation.email), "success")
     return redirect(url_for(".members"))
