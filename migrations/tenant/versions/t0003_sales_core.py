@@ -438,14 +438,6 @@ def generated(s):
         schema=s,
     )
     op.create_index("ix_deals_account_id", "deals", ["account_id"], unique=False, schema=s)
-    op.create_index(
-        "ix_deals_board_totals",
-        "deals",
-        ["pipeline_id", "stage_id", "currency", "amount", "probability"],
-        unique=False,
-        schema=s,
-        postgresql_where=sa.text("deleted_at IS NULL"),
-    )
     op.create_index("ix_deals_close_date", "deals", ["close_date"], unique=False, schema=s)
     op.create_index("ix_deals_contact_id", "deals", ["contact_id"], unique=False, schema=s)
     op.create_index("ix_deals_created_at", "deals", ["created_at"], unique=False, schema=s)

@@ -17,7 +17,6 @@ from sqlalchemy import (
     String,
     Text,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -60,17 +59,6 @@ class Deal(RecordMixin, TenantBase):
         Index("ix_deals_account_id", "account_id"),
         Index("ix_deals_contact_id", "contact_id"),
         Index("ix_deals_close_date", "close_date"),
-        # The kanban's totals per stage and currency as an index-only scan of live deals
-        # (a third faster than reading the table at 200,000 deals; bench/pages.py).
-        Index(
-            "ix_deals_board_totals",
-            "pipeline_id",
-            "stage_id",
-            "currency",
-            "amount",
-            "probability",
-            postgresql_where=text("deleted_at IS NULL"),
-        ),
     )
 
     name: Mapped[str] = mapped_column(String(200))
