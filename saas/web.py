@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
         return user
 
     app.after_request(_security_headers)
+    app.before_request(_reject_nul_characters)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):
@@ -87,6 +88,20 @@ def module_blueprints() -> list:
     from saas.modules.teams.views import bp as teams
 
     return [activities, contracts, deals, leads, sales, teams]
+
+
+def _reject_nul_characters():
+    """PostgreSQL text cannot hold NUL; say so before anything tries to store one."""
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in v for v in values):
+        from flask_babel import gettext as _
+
+        reason = _(
+            "The address or a form field contains an invisible NUL character. "
+            "Remove it (retype the text) and try again."
+        )
+        return render_template("errors/bad_request.html", reason=reason), 400
+    return None
 
 
 def _security_headers(response):

@@ -354,3 +354,15 @@ def test_restore_refuses_when_a_live_record_took_its_place(client):
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Another record now has the same unique values" in page
     assert "Seat licence" in page  # still in the recycle bin
+
+
+def test_nul_characters_get_a_clear_error_and_store_nothing(client):
+    """PostgreSQL text cannot hold NUL bytes: any form or address with one is refused
+    with a sentence, never a server error."""
+    slug, _ = signup(client)
+    resp = post(client, f"/app/{slug}/accounts/new", {"name": "Bad\x00Name"})
+    assert resp.status_code == 400 and "invisible NUL character" in resp.get_data(as_text=True)
+    assert client.get(f"/app/{slug}/search?q=a%00b").status_code == 400
+    assert client.get(f"/app/{slug}/deals/board?q=%00").status_code == 400
+    with db.scope(tenant_ref(slug)) as s:
+        assert s.execute(select(Account)).first() is None
