@@ -283,3 +283,23 @@ def test_contract_end_before_start_is_refused(client):
     resp = post(client, f"/app/{slug}/contracts/new",
                 {"name": "Backwards", "start_date": "2026-05-01", "end_date": "2026-04-01"})  # fmt: skip
     assert resp.status_code == 400 and "on or after the start" in resp.get_data(as_text=True)
+
+
+def test_contracts_and_licences_past_their_end_become_expired(app, client):
+    slug, email = signup(client)
+    actor = user_id(email)
+    yesterday = date.today() - timedelta(days=1)
+    ended = _due_contract(
+        slug, actor, start_date=str(yesterday - timedelta(days=365)), end_date=str(yesterday)
+    )
+    running = _due_contract(slug, actor)
+    lapsed = make(slug, "licence", actor, expires_on=str(yesterday))
+    valid = make(slug, "licence", actor, expires_on=str(date.today()))
+    with app.app_context(), db.scope(tenant_ref(slug)):
+        contract_renewals()
+    assert _load(slug, Contract, ended).status == "expired"
+    assert _load(slug, Contract, running).status == "active"
+    assert _load(slug, Licence, lapsed).status == "expired"
+    assert _load(slug, Licence, valid).status == "active"
+    page = _page(client, f"/app/{slug}/licences/{lapsed}")
+    assert "<del>Active</del>" in page and "<ins>Expired</ins>" in page  # on the timeline

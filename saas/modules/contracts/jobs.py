@@ -1,6 +1,6 @@
 """Renewal reminders: a periodic sweep enqueues ``contract_renewals`` per tenant, which
 gives each contract's owner a task and an e-mail once, ``renewal_notice_days`` before
-the contract ends.
+the contract ends, and marks contracts and licences past their end "expired".
 
 Idempotent: a reminded contract is stamped (``renewal_reminded_at``) in the same
 transaction as its task, rows are locked while handled, and the e-mail is sent only
@@ -28,7 +28,8 @@ from saas.modules.workspace.service import member_address
 
 @job(queue="notifications", timeout=600)
 def contract_renewals() -> int:
-    """This tenant's contracts due for a renewal reminder: a task and an e-mail each."""
+    """This tenant's contracts due for a renewal reminder (a task and an e-mail each);
+    then what ended before today (the tenant's today) is marked expired."""
     from saas.modules.workspace.service import settings
 
     config = settings()
@@ -60,6 +61,7 @@ def contract_renewals() -> int:
         if owner is not None:
             queue_email(owner[0], subject, _body(contract, owner[1], lang))
         count += 1
+    service.expire_ended(today)
     return count
 
 

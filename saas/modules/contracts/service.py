@@ -237,3 +237,21 @@ def due_for_reminder(today: date, grace: timedelta = timedelta(days=30)) -> list
 
 def reminder_date(contract) -> date:
     return contract.end_date - timedelta(days=contract.renewal_notice_days or 0)
+
+
+def expire_ended(today: date) -> tuple[int, int]:
+    """Active contracts past their end date and active licences past their expiry
+    become "expired" (on their timelines). Returns (contracts, licences)."""
+    ended = select(Contract).where(
+        Contract.status == "active", Contract.deleted_at.is_(None), Contract.end_date < today
+    )
+    lapsed = select(Licence).where(
+        Licence.status == "active", Licence.deleted_at.is_(None), Licence.expires_on < today
+    )
+    counts = []
+    for name, stmt in (("contract", ended), ("licence", lapsed)):
+        rows = list(session().execute(stmt.with_for_update(skip_locked=True)).scalars())
+        for row in rows:
+            records.update(get(name), row, {"status": "expired"}, trusted=True)
+        counts.append(len(rows))
+    return counts[0], counts[1]
