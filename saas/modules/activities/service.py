@@ -39,7 +39,7 @@ def before_write(record: Activity, values: dict, is_new: bool) -> None:
         record.reminded_at = None
 
 
-def after_write(record: Activity, changes: dict, is_new: bool) -> None:
+def after_write(record: Activity, changes: dict, is_new: bool, actor: int | None) -> None:
     """Schedule the reminder e-mail when the reminder time is set or moved."""
     if "remind_at" in changes and not record.done:
         schedule_reminder(record)

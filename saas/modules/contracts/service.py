@@ -156,7 +156,7 @@ def contract_before_write(contract, values: dict, is_new: bool) -> None:
         raise ValidationErrors({"end_date": _l("End: choose a date on or after the start.")})
 
 
-def contract_after_write(contract, changes: dict, is_new: bool) -> None:
+def contract_after_write(contract, changes: dict, is_new: bool, actor: int | None) -> None:
     if is_new and not contract.number:
         contract.number = f"C-{contract.id:05d}"
         session().flush()

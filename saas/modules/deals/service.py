@@ -118,7 +118,7 @@ def before_write(deal, values: dict, is_new: bool) -> None:
     deal.stage_entered_at = datetime.now(UTC)
 
 
-def after_write(deal, changes: dict, is_new: bool) -> None:
+def after_write(deal, changes: dict, is_new: bool, actor: int | None) -> None:
     """Record a stage move in the stage history and on the deal's timeline."""
     if "stage_id" not in changes:
         return
@@ -126,7 +126,6 @@ def after_write(deal, changes: dict, is_new: bool) -> None:
     stages_by_id = _all_stages()
     old = (stages_by_id.get(previous) or session().get(Stage, previous)) if previous else None
     new = stages_by_id.get(deal.stage_id) or session().get(Stage, deal.stage_id)
-    actor = deal.created_by if is_new else _actor()
     entered = getattr(deal, "_previous_entered_at", None)
     session().add(
         StageChange(
@@ -139,14 +138,6 @@ def after_write(deal, changes: dict, is_new: bool) -> None:
     )
     if not is_new:
         note_event(deal, "stage", actor, **{"from": old.name if old else None, "to": new.name})
-
-
-def _actor() -> int | None:
-    if has_request_context():
-        from flask_login import current_user
-
-        return current_user.id if current_user.is_authenticated else None
-    return None
 
 
 def move(deal: Deal, stage_id, *, actor: int | None, lost_reason: str | None = None) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
@@ -64,7 +64,6 @@ class Field:
     # Choices read from the tenant's data at run time (stages, price lists): a callable
     # returning [(id, label), ...]. Checked on write, offered in forms and filters.
     options: Callable[[], list[tuple[int, str]]] | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def initial(self):

@@ -36,12 +36,11 @@ class ObjectType:
     default_sort: str = "-updated_at"
     related: tuple[Related, ...] = ()
     # before_write(record, values, is_new): derive values, raise FieldErrors; runs
-    # before the values are applied. after_write(record, changes, is_new): side effects
+    # before the values are applied. after_write(record, changes, is_new, actor): side effects
     # inside the same transaction (stage history, totals).
     before_write: Callable | None = None
     after_write: Callable | None = None
     creatable: bool = True  # created on its own page (quote lines are not, for example)
-    icon: str = ""
     detail_template: str | None = None  # extra block on the record page (lines, history)
     actions_template: str | None = None  # extra buttons on the record page (convert...)
     views: tuple[tuple[object, str], ...] = ()  # other views of the list: (label, endpoint)

@@ -242,7 +242,7 @@ def create(otype: ObjectType, raw: Mapping, *, actor: int | None = None, trusted
     session().flush()
     _timeline(otype, record.id, "created", actor)
     if otype.after_write:
-        otype.after_write(record, values, True)
+        otype.after_write(record, values, True, actor)
     return record
 
 
@@ -284,7 +284,7 @@ def update(
         shown[name] = [_jsonable(old), _jsonable(new)]
     _timeline(otype, record.id, "updated", actor, changes=shown)
     if otype.after_write:
-        otype.after_write(record, changes, False)
+        otype.after_write(record, changes, False, actor)
     return changes
 
 

@@ -481,7 +481,7 @@ def transfer():
     return render_template(
         "records/transfer.html",
         members=members,
-        former=former_owners(),
+        former=[uid for uid in former if uid != int(src)],
         results=[(get(name), n) for name, n in counts.items() if n],
         moved=(src_name, members[int(dst)]),
     )

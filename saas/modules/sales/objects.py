@@ -28,6 +28,16 @@ def _document_title(doc) -> str:
     return " ".join(p for p in (doc.number, doc.subject) if p) or f"#{doc.id}"
 
 
+def _parties() -> tuple[Field, ...]:
+    """What quotes and orders both start with: their number, subject and customer."""
+    return (
+        Field("number", _l("Number"), max_length=30, editable=False, in_list=True),
+        Field("subject", _l("Subject"), required=True, in_list=True),
+        Field("account_id", _l("Account"), "lookup", target="account", in_list=True, filter=True),
+        Field("contact_id", _l("Contact"), "lookup", target="contact"),
+    )
+
+
 def _totals() -> tuple[Field, ...]:
     return (
         Field("subtotal", _l("Subtotal"), "currency", editable=False),
@@ -93,12 +103,7 @@ quote = register(
         title=_document_title,
         search_fields=("number", "subject"),
         fields=(
-            Field("number", _l("Number"), max_length=30, editable=False, in_list=True),
-            Field("subject", _l("Subject"), required=True, in_list=True),
-            Field(
-                "account_id", _l("Account"), "lookup", target="account", in_list=True, filter=True
-            ),
-            Field("contact_id", _l("Contact"), "lookup", target="contact"),
+            *_parties(),
             Field("deal_id", _l("Deal"), "lookup", target="deal"),
             Field(
                 "status",
@@ -141,12 +146,7 @@ order = register(
         title=_document_title,
         search_fields=("number", "subject"),
         fields=(
-            Field("number", _l("Number"), max_length=30, editable=False, in_list=True),
-            Field("subject", _l("Subject"), required=True, in_list=True),
-            Field(
-                "account_id", _l("Account"), "lookup", target="account", in_list=True, filter=True
-            ),
-            Field("contact_id", _l("Contact"), "lookup", target="contact"),
+            *_parties(),
             Field("quote_id", _l("Quote"), "lookup", target="quote", editable=False),
             Field(
                 "status",

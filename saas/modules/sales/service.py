@@ -60,7 +60,7 @@ LINE_FIELDS = (
 def numbered(prefix: str):
     """An after-write hook giving a new document the number ``<prefix>-00042``."""
 
-    def after_write(doc, changes: dict, is_new: bool) -> None:
+    def after_write(doc, changes: dict, is_new: bool, actor: int | None) -> None:
         if is_new and not doc.number:
             doc.number = f"{prefix}-{doc.id:05d}"
             session().flush()
