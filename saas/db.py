@@ -58,6 +58,7 @@ class TenantRef:
     name: str = ""
     status: str = "active"
     plan: str = "trial"
+    meta_version: int = 0  # custom fields and rules; see saas.modules.customization.meta
 
 
 @dataclass

@@ -6,6 +6,7 @@ from saas.modules.accounts.models import Invitation, Membership, User  # noqa: F
 from saas.modules.activities.models import Activity  # noqa: F401
 from saas.modules.contracts.models import Contract, Licence  # noqa: F401
 from saas.modules.customers.models import Account, Contact  # noqa: F401
+from saas.modules.customization.models import CustomField, Layout, ValidationRule  # noqa: F401
 from saas.modules.deals.models import Deal, Pipeline, Stage, StageChange  # noqa: F401
 from saas.modules.leads.models import Lead  # noqa: F401
 from saas.modules.records.models import SavedView, TimelineEntry  # noqa: F401

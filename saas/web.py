@@ -82,12 +82,27 @@ def module_blueprints() -> list:
     """The CRM modules' own pages (kanban, conversion, calendar...), before the generic ones."""
     from saas.modules.activities.views import bp as activities
     from saas.modules.contracts.views import bp as contracts
+    from saas.modules.customization.layout_views import bp as layouts
+    from saas.modules.customization.views import bp as customization
     from saas.modules.deals.views import bp as deals
     from saas.modules.leads.views import bp as leads
+    from saas.modules.notifications.views import bp as notifications
     from saas.modules.sales.views import bp as sales
     from saas.modules.teams.views import bp as teams
+    from saas.modules.workflows.views import bp as workflows
 
-    return [activities, contracts, deals, leads, sales, teams]
+    return [
+        activities,
+        contracts,
+        customization,
+        deals,
+        layouts,
+        leads,
+        notifications,
+        sales,
+        teams,
+        workflows,
+    ]
 
 
 def _reject_nul_characters():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,6 +38,9 @@ class Tenant(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     purge_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped with every change of the tenant's custom fields, layouts and rules: the
+    # key of each process's cache of them (saas.modules.customization.meta).
+    meta_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def ref(self) -> TenantRef:
         return TenantRef(
@@ -47,6 +50,7 @@ class Tenant(Base):
             name=self.name,
             status=self.status,
             plan=self.plan,
+            meta_version=self.meta_version or 0,
         )
 
 

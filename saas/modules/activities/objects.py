@@ -40,7 +40,7 @@ activity = register(
             (_l("My open activities"), "tenant.activities.mine"),
             (_l("Calendar"), "tenant.activities.calendar"),
         ),
-        fields=(
+        standard=(
             Field(
                 "kind",
                 _l("Type"),

@@ -33,7 +33,7 @@ contract = register(
         detail_template="contracts/_contract.html",
         actions_template="contracts/_contract_actions.html",
         default_sort="end_date",
-        fields=(
+        standard=(
             Field("name", _l("Name"), required=True, in_list=True),
             Field("number", _l("Number"), max_length=30, editable=False, in_list=True),
             Field(
@@ -81,7 +81,7 @@ licence = register(
         before_write=service.licence_before_write,
         detail_template="contracts/_licence.html",
         default_sort="expires_on",
-        fields=(
+        standard=(
             Field("key", _l("Licence key"), max_length=64, editable=False, in_list=True),
             Field(
                 "account_id",

@@ -55,7 +55,7 @@ account = register(
         search_fields=("name", "website", "phone", "city", "region", "country"),
         default_sort="name",
         before_write=_account_before_write,
-        fields=(
+        standard=(
             Field("name", _l("Name"), required=True, in_list=True),
             Field(
                 "industry", _l("Industry"), "choice", choices=INDUSTRIES, in_list=True, filter=True
@@ -105,7 +105,7 @@ contact = register(
         title=_contact_title,
         search_fields=("last_name", "first_name", "email", "phone", "mobile", "title", "city"),
         default_sort="last_name",
-        fields=(
+        standard=(
             Field("first_name", _l("First name"), max_length=100, in_list=True),
             Field("last_name", _l("Last name"), required=True, max_length=100, in_list=True),
             Field(

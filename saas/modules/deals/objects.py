@@ -32,7 +32,7 @@ deal = register(
         after_write=service.after_write,
         detail_template="deals/_detail.html",
         views=((_l("Board"), "tenant.deals.board"),),
-        fields=(
+        standard=(
             Field("name", _l("Name"), required=True, in_list=True),
             Field(
                 "account_id", _l("Account"), "lookup", target="account", in_list=True, filter=True

@@ -39,7 +39,7 @@ lead = register(
         before_write=service.before_write,
         actions_template="leads/_actions.html",
         detail_template="leads/_converted.html",
-        fields=(
+        standard=(
             Field("first_name", _l("First name"), max_length=100, in_list=True),
             Field("last_name", _l("Last name"), required=True, max_length=100, in_list=True),
             Field("company", _l("Company"), in_list=True),

@@ -19,9 +19,12 @@ class Names:
     """Titles of linked records and option labels for a set of records."""
 
     def __init__(self, otype: ObjectType, records, fields=None):
+        from saas.modules.customization.meta import attach
         from saas.modules.records import service
 
         fields = fields if fields is not None else otype.fields
+        if any(f.custom for f in fields):
+            attach(otype, records)  # one query for the custom values of every record
         self.users = service.member_names()
         self.lookups: dict[str, dict[int, str]] = {}
         self.options: dict[str, dict] = {}

@@ -64,6 +64,11 @@ class Field:
     # Choices read from the tenant's data at run time (stages, price lists): a callable
     # returning [(id, label), ...]. Checked on write, offered in forms and filters.
     options: Callable[[], list[tuple[int, str]]] | None = None
+    # Custom fields (a tenant's own ``cf_`` columns, see saas.modules.customization).
+    custom: bool = False
+    unique: bool = False
+    indexed: bool = False
+    retired: frozenset = frozenset()  # picklist values kept on records, no longer offered
 
     @property
     def initial(self):
@@ -72,7 +77,14 @@ class Field:
 
     @property
     def sortable(self) -> bool:
+        if self.custom:  # a tenant's own column is sorted by only when it has an index
+            return self.indexed and self.type in SORTABLE
         return self.type in SORTABLE or self.name in {"owner_id", "created_at", "updated_at"}
+
+    @property
+    def offered(self) -> tuple[tuple[str, object], ...]:
+        """The choices a form or filter offers (retired picklist values are not)."""
+        return tuple(c for c in self.choices if c[0] not in self.retired)
 
     def choice_label(self, key: str | None) -> str:
         for value, label in self.choices:
@@ -205,17 +217,17 @@ def _parse_bool(f: Field, raw) -> bool:
 
 def _choice(f: Field, raw, tz) -> str:
     value = str(raw)
-    keys = {k for k, _ in f.choices}
+    keys = {k for k, _ in f.offered}
     if value in keys:
         return value
-    for key, label in f.choices:  # imports and the API may send the label
+    for key, label in f.offered:  # imports and the API may send the label
         if str(label).lower() == value.lower():
             return key
     raise FieldError(
         _l(
             "%(label)s: choose one of %(options)s.",
             label=f.label,
-            options=", ".join(str(label) for _, label in f.choices),
+            options=", ".join(str(label) for _, label in f.offered),
         )
     )
 

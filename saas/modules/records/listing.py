@@ -34,6 +34,8 @@ COUNT_CAP = 10_000  # beyond this a list says "10,000+" instead of counting a mi
 # scan, and 10,001 of them cost a 100,000-row scan for a prefix like "mar" in 1M contacts.
 SEARCH_COUNT_CAP = 1_000
 EQUALITY = {"choice", "multichoice", "user", "lookup", "bool"}
+# A tenant's indexed text field filters by its exact value (words go through ``q``).
+CUSTOM_EQUALITY = {"text", "email", "phone", "url"}
 RANGES = {"date", "datetime", "number", "currency", "percent", "integer"}
 
 
@@ -52,7 +54,7 @@ class ListQuery:
 
 
 def _is_equality(f: Field) -> bool:
-    return f.type in EQUALITY or f.options is not None
+    return f.type in EQUALITY or f.options is not None or (f.custom and f.type in CUSTOM_EQUALITY)
 
 
 def parse_args(otype: ObjectType, args: MultiDict, tz: str = "UTC") -> ListQuery:
@@ -70,8 +72,8 @@ def parse_args(otype: ObjectType, args: MultiDict, tz: str = "UTC") -> ListQuery
                 if raw == "none" and f.type in {"user", "lookup"}:
                     values.append(None)
                     continue
-                try:
-                    value = parse(f, raw, tz=tz)
+                try:  # a retired picklist value still finds the records that have it
+                    value = parse(replace(f, retired=frozenset()), raw, tz=tz)
                     values.append(int(value) if f.type in {"user", "lookup"} else value)
                 except (FieldError, ValueError):
                     lq.problems.append(
@@ -123,7 +125,7 @@ def statement(otype: ObjectType, lq: ListQuery, *, viewer=None):
         if clause is not None:
             stmt = stmt.where(clause)
     for name, values in lq.equals.items():
-        column = getattr(model, name)
+        column = otype.column(name)
         f = otype.field(name)
         if f.type == "multichoice":
             stmt = stmt.where(column.overlap(values))
@@ -136,7 +138,7 @@ def statement(otype: ObjectType, lq: ListQuery, *, viewer=None):
             conditions.append(column.is_(None))
         stmt = stmt.where(conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1])
     for name, (low, high) in lq.ranges.items():
-        column = getattr(model, name)
+        column = otype.column(name)
         f = otype.field(name)
         if low is not None:
             stmt = stmt.where(column >= low)
@@ -149,7 +151,7 @@ def statement(otype: ObjectType, lq: ListQuery, *, viewer=None):
 def _ordering(otype: ObjectType, sort: str) -> list:
     model = otype.model
     desc = sort.startswith("-")
-    column = getattr(model, sort.lstrip("-"))
+    column = otype.column(sort.lstrip("-"))
     extra = []
     if otype.name in {"contact", "lead"} and sort.lstrip("-") == "last_name":
         extra.append(model.first_name.desc() if desc else model.first_name)

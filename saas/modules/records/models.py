@@ -27,6 +27,15 @@ class RecordMixin:
     # Words, prefixes and CJK bigrams of the searchable fields (see records.search).
     search: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 
+    def __getattr__(self, name: str):
+        # A tenant's custom column (cf_...) is not mapped: read on first use, or with the
+        # rest of a page (customization.meta.attach), and kept on the instance.
+        if name.startswith("cf_"):
+            from saas.modules.customization.meta import custom_value
+
+            return custom_value(self, name)
+        raise AttributeError(name)
+
 
 def record_indexes(table: str, *extra: Index) -> tuple:
     """The indexes every record table has, plus ``extra``."""

@@ -30,7 +30,7 @@ class ObjectType:
     label: object
     plural: object
     slug: str  # URL segment: /app/<tenant>/<slug>/
-    fields: tuple[Field, ...]
+    standard: tuple[Field, ...]  # the fields every tenant has; ``fields`` adds its own
     title: Callable[[object], str]
     search_fields: tuple[str, ...] = ()
     default_sort: str = "-updated_at"
@@ -45,13 +45,49 @@ class ObjectType:
     actions_template: str | None = None  # extra buttons on the record page (convert...)
     views: tuple[tuple[object, str], ...] = ()  # other views of the list: (label, endpoint)
     title_fields: tuple[str, ...] = ()  # the fields the title is made of
-    by_name: dict = field(default_factory=dict, repr=False)
+    standard_by_name: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.by_name = {f.name: f for f in self.fields}
+        self.standard_by_name = {f.name: f for f in self.standard}
+
+    # The current tenant's shape of the object: its custom fields, its layout (order,
+    # sections, list columns) and its validation rules; the standard one outside a tenant.
+
+    @property
+    def shape(self):
+        from saas.modules.customization.meta import shape
+
+        return shape(self)
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        shape = self.shape
+        return shape.fields if shape is not None else self.standard
+
+    @property
+    def by_name(self) -> dict[str, Field]:
+        shape = self.shape
+        return shape.by_name if shape is not None else self.standard_by_name
+
+    @property
+    def custom_fields(self) -> tuple[Field, ...]:
+        shape = self.shape
+        return shape.custom if shape is not None else ()
+
+    @property
+    def searchable(self) -> tuple[str, ...]:
+        """The fields the search document is made of (custom text fields too)."""
+        shape = self.shape
+        return shape.searchable if shape is not None else self.search_fields
 
     def field(self, name: str) -> Field | None:
         return self.by_name.get(name)
+
+    def column(self, name: str):
+        """The column of field ``name`` for a WHERE or ORDER BY (custom ones too)."""
+        from saas.modules.customization.meta import column_of
+
+        return column_of(self, name)
 
     @property
     def form_fields(self) -> list[Field]:
@@ -64,7 +100,10 @@ class ObjectType:
 
     @property
     def list_fields(self) -> list[Field]:
-        return [f for f in self.fields if f.in_list]
+        shape = self.shape
+        if shape is not None:
+            return list(shape.list_fields)
+        return [f for f in self.standard if f.in_list]
 
     @property
     def filter_fields(self) -> list[Field]:
@@ -93,6 +132,11 @@ def for_model(model: type) -> ObjectType:
 
 def all_types() -> list[ObjectType]:
     return list(_TYPES.values())
+
+
+def type_of(record) -> ObjectType:
+    """The object type of a record."""
+    return next(t for t in _TYPES.values() if isinstance(record, t.model))
 
 
 def standard_fields(owner_label=None) -> tuple[Field, ...]:

@@ -9,22 +9,25 @@ the search document is kept current. Flushes, never commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, literal, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from saas.db import current_tenant, session
 from saas.i18n import tenant_settings
 from saas.modules.records import access, search
 from saas.modules.records.fields import Field, FieldError, parse
 from saas.modules.records.models import TimelineEntry
-from saas.modules.records.registry import ObjectType, all_types, get
+from saas.modules.records.registry import ObjectType, all_types, get, type_of
 
 RETENTION = timedelta(days=30)
 
@@ -151,14 +154,18 @@ def _resolve(f: Field, value):
     )
 
 
-def validate(otype: ObjectType, raw: Mapping, *, partial: bool) -> dict:
+def validate(otype: ObjectType, raw: Mapping, *, partial: bool, record=None) -> dict:
     """Parsed values of the fields present in ``raw`` (all editable fields unless
-    ``partial``); raises :class:`ValidationErrors` listing every bad field."""
+    ``partial``); raises :class:`ValidationErrors` listing every bad field.
+
+    A retired picklist value a record already holds stays valid for that record."""
     values, errors = {}, {}
     tz = _tz()
     for f in otype.form_fields:
         if partial and f.name not in raw:
             continue
+        if f.retired and record is not None:
+            f = replace(f, retired=f.retired - set(_as_list(getattr(record, f.name))))
         try:
             value = parse(f, raw.get(f.name, f.initial), tz=tz)
             if f.type in {"lookup", "user"}:
@@ -175,6 +182,10 @@ def validate(otype: ObjectType, raw: Mapping, *, partial: bool) -> dict:
     if errors:
         raise ValidationErrors(errors)
     return values
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 # -- writing -----------------------------------------------------------------------
@@ -196,17 +207,67 @@ def _timeline(otype: ObjectType, record_id: int, kind: str, actor: int | None, *
 
 def note_event(record, kind: str, actor: int | None = None, **data) -> None:
     """Add an entry of ``kind`` to a record's timeline (stage moves, conversions...)."""
-    otype = _type_of(record)
+    otype = type_of(record)
     _timeline(otype, record.id, kind, actor, **{k: _jsonable(v) for k, v in data.items()})
 
 
-def _type_of(record) -> ObjectType:
-    return next(t for t in all_types() if isinstance(record, t.model))
-
-
 def _refresh_search(otype: ObjectType, record) -> None:
-    if otype.search_fields:
-        record.search = search.document(*(getattr(record, n) for n in otype.search_fields))
+    if otype.searchable:
+        record.search = search.document(*(getattr(record, n) for n in otype.searchable))
+
+
+# -- hooks of other modules ------------------------------------------------------------
+# checks(otype, record, values, is_new): refuse a write by raising ValidationErrors
+# (validation rules). listeners(otype, record, event, changes, actor) run after a write
+# in the same transaction; event is "created", "updated", "deleted" or "restored" and
+# changes {field: (old, new)} (workflow rules).
+checks: list[Callable] = []
+listeners: list[Callable] = []
+
+
+def _notify(otype: ObjectType, record, event: str, changes: dict, actor: int | None) -> None:
+    for listener in listeners:
+        listener(otype, record, event, changes, actor)
+
+
+# -- custom columns --------------------------------------------------------------------
+
+
+def _split(otype: ObjectType, values: dict) -> tuple[dict, dict]:
+    """(standard, custom) values: custom ones are columns the ORM does not map."""
+    custom_names = {f.name for f in otype.custom_fields}
+    custom = {k: v for k, v in values.items() if k in custom_names}
+    return {k: v for k, v in values.items() if k not in custom}, custom
+
+
+def _database_errors(otype: ObjectType, exc: IntegrityError) -> ValidationErrors | None:
+    """A unique or required custom column the database refused, as a form error."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "column_name", None) or ""
+    constraint = getattr(diag, "constraint_name", None) or ""
+    for f in otype.custom_fields:
+        if name == f.name:
+            return ValidationErrors({f.name: _l("%(label)s is required.", label=f.label)})
+        if constraint.endswith("_" + f.name):
+            return ValidationErrors(
+                {f.name: _l("%(label)s: another record already has this value.", label=f.label)}
+            )
+    return None
+
+
+def _guarded(otype: ObjectType, write: Callable):
+    """Run ``write`` in a savepoint when the database may refuse it (unique or required
+    custom columns), so that the refusal becomes a form error, not a failed request."""
+    if not any(f.unique or f.required for f in otype.custom_fields):
+        return write()
+    try:
+        with session().begin_nested():
+            return write()
+    except IntegrityError as exc:
+        error = _database_errors(otype, exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 def _fill_not_null(otype: ObjectType, values: dict, *, is_new: bool) -> None:
@@ -235,15 +296,37 @@ def create(otype: ObjectType, raw: Mapping, *, actor: int | None = None, trusted
     if "owner_id" in otype.by_name and values.get("owner_id") is None and actor is not None:
         values["owner_id"] = actor
     _fill_not_null(otype, values, is_new=True)
+    for check in checks:
+        check(otype, record, values, True)
     for name, value in values.items():
         setattr(record, name, value)
     _refresh_search(otype, record)
-    session().add(record)
-    session().flush()
+    _insert(otype, record, _split(otype, values)[1])
     _timeline(otype, record.id, "created", actor)
     if otype.after_write:
         otype.after_write(record, values, True, actor)
+    _notify(otype, record, "created", {k: (None, v) for k, v in values.items()}, actor)
     return record
+
+
+def _insert(otype: ObjectType, record, custom: dict) -> None:
+    """INSERT the record with its custom columns in one statement (the database checks a
+    required custom column on INSERT), then attach it to the session as persistent."""
+    table = otype.shape.table
+    row = {
+        attr.key: attr.value
+        for attr in sa_inspect(record).attrs
+        if attr.key in record.__dict__ and attr.key in table.c
+    }
+    row.update(custom)
+    session().flush()
+    names = [f.name for f in otype.custom_fields]
+    stmt = insert(table).values(row).returning(table.c.id, *(table.c[n] for n in names))
+    new_id, *stored = _guarded(otype, lambda: session().execute(stmt).one())
+    record.id = new_id
+    make_transient_to_detached(record)
+    session().add(record)
+    record.__dict__.update(zip(names, stored, strict=True), _cf_loaded=True)
 
 
 def update(
@@ -256,21 +339,34 @@ def update(
     partial: bool = True,
 ) -> dict:
     """Apply changed values; returns {field: (old, new)} of what changed."""
-    values = dict(raw) if trusted else validate(otype, raw, partial=partial)
+    values = dict(raw) if trusted else validate(otype, raw, partial=partial, record=record)
     if otype.before_write:
         otype.before_write(record, values, False)
     _fill_not_null(otype, values, is_new=False)
+    for check in checks:
+        check(otype, record, values, False)
     changes = {}
     for name, value in values.items():
         old = getattr(record, name)
         if old != value:
             changes[name] = (old, value)
-            setattr(record, name, value)
     if not changes:
         return {}
-    if set(changes) & set(otype.search_fields):
+    for name, (_old, value) in changes.items():
+        setattr(record, name, value)
+    if set(changes) & set(otype.searchable):
         _refresh_search(otype, record)
     record.updated_at = func.now()
+    _, custom = _split(otype, {k: new for k, (_old, new) in changes.items()})
+    if custom:
+        table = otype.shape.table
+        session().flush()
+        _guarded(
+            otype,
+            lambda: session().execute(
+                sql_update(table).where(table.c.id == record.id).values(custom)
+            ),
+        )
     session().flush()
     shown = {}
     for name, (old, new) in changes.items():
@@ -285,6 +381,7 @@ def update(
     _timeline(otype, record.id, "updated", actor, changes=shown)
     if otype.after_write:
         otype.after_write(record, changes, False, actor)
+    _notify(otype, record, "updated", changes, actor)
     return changes
 
 
@@ -293,6 +390,7 @@ def delete(otype: ObjectType, record, *, actor: int | None = None) -> None:
     record.deleted_at = func.now()
     session().flush()
     _timeline(otype, record.id, "deleted", actor)
+    _notify(otype, record, "deleted", {}, actor)
 
 
 def restore(otype: ObjectType, record, *, actor: int | None = None) -> None:
@@ -313,6 +411,7 @@ def restore(otype: ObjectType, record, *, actor: int | None = None) -> None:
             }
         ) from None
     _timeline(otype, record.id, "restored", actor)
+    _notify(otype, record, "restored", {}, actor)
 
 
 def assign(otype: ObjectType, records: Iterable, owner_id: int, *, actor: int | None = None) -> int:

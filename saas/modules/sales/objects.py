@@ -58,7 +58,7 @@ product = register(
         title=lambda p: p.name,
         search_fields=("name", "code", "category"),
         default_sort="name",
-        fields=(
+        standard=(
             Field("name", _l("Name"), required=True, in_list=True),
             Field("code", _l("Product code"), max_length=60, in_list=True),
             Field("category", _l("Category"), max_length=100, in_list=True, filter=True),
@@ -102,7 +102,7 @@ quote = register(
         actions_template="sales/_quote_actions.html",
         title=_document_title,
         search_fields=("number", "subject"),
-        fields=(
+        standard=(
             *_parties(),
             Field("deal_id", _l("Deal"), "lookup", target="deal"),
             Field(
@@ -145,7 +145,7 @@ order = register(
         actions_template="sales/_order_actions.html",
         title=_document_title,
         search_fields=("number", "subject"),
-        fields=(
+        standard=(
             *_parties(),
             Field("quote_id", _l("Quote"), "lookup", target="quote", editable=False),
             Field(
