@@ -38,9 +38,9 @@ def rows(otype: ObjectType, stmt, tenant: TenantRef) -> Iterator[str]:
     The response is streamed after the request's unit of work has ended, so the
     rows are read in a unit of work of their own (read only, same tenant).
     """
-    fields = list(otype.fields)
-    yield "\ufeff" + _line(["id", *(str(f.label) for f in fields)])  # BOM: Excel reads UTF-8
     with db.scope(tenant):
+        fields = list(otype.fields)  # the tenant's fields: custom ones too
+        yield "\ufeff" + _line(["id", *(str(f.label) for f in fields)])  # BOM: Excel reads UTF-8
         result = session().execute(stmt.execution_options(yield_per=BATCH)).scalars()
         for batch in result.partitions(BATCH):
             names = Names(otype, batch)

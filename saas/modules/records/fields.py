@@ -234,7 +234,8 @@ def _choice(f: Field, raw, tz) -> str:
 
 def _multichoice(f: Field, raw, tz) -> list[str]:
     items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
-    return sorted({_choice(f, item.strip(), tz) for item in items if str(item).strip()})
+    chosen = {_choice(f, str(item).strip(), tz) for item in items if str(item).strip()}
+    return [key for key, _ in f.choices if key in chosen]  # in the picklist's order
 
 
 def _tags(f: Field, raw, tz) -> list[str]:

@@ -196,7 +196,7 @@ def delete_view(otype: ObjectType, view_id: int):
 def _form_values(otype: ObjectType, record=None) -> dict:
     tz = _tz()
     if request.method == "POST":
-        return {f.name: request.form.get(f.name, "") for f in otype.form_fields}
+        return _submitted(otype)
     values = {}
     for f in otype.form_fields:
         if record is not None:
@@ -208,11 +208,13 @@ def _form_values(otype: ObjectType, record=None) -> dict:
 
 
 def _submitted(otype: ObjectType) -> dict:
-    raw = {f.name: request.form.get(f.name, "") for f in otype.form_fields}
-    for f in otype.form_fields:  # an unticked checkbox is not sent at all
-        if f.type == "bool":
-            raw[f.name] = request.form.get(f.name, "")
-    return raw
+    """The form's values (an unticked checkbox and an empty multi-select send nothing)."""
+    return {
+        f.name: request.form.getlist(f.name)
+        if f.type == "multichoice"
+        else request.form.get(f.name, "")
+        for f in otype.form_fields
+    }
 
 
 def _lookup_labels(otype: ObjectType, values: dict) -> dict:
