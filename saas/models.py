@@ -6,9 +6,11 @@ from saas.modules.accounts.models import Invitation, Membership, User  # noqa: F
 from saas.modules.activities.models import Activity  # noqa: F401
 from saas.modules.contracts.models import Contract, Licence  # noqa: F401
 from saas.modules.customers.models import Account, Contact  # noqa: F401
+from saas.modules.customization import validation  # noqa: F401  (registers its check)
 from saas.modules.customization.models import CustomField, Layout, ValidationRule  # noqa: F401
 from saas.modules.deals.models import Deal, Pipeline, Stage, StageChange  # noqa: F401
 from saas.modules.leads.models import Lead  # noqa: F401
+from saas.modules.notifications.models import Notification  # noqa: F401
 from saas.modules.records.models import SavedView, TimelineEntry  # noqa: F401
 from saas.modules.sales.models import (  # noqa: F401
     Order,
@@ -21,5 +23,6 @@ from saas.modules.sales.models import (  # noqa: F401
     QuoteLine,
 )
 from saas.modules.teams.models import Team, TeamMember  # noqa: F401
+from saas.modules.workflows.models import WorkflowFiring, WorkflowRule, WorkflowRun  # noqa: F401
 from saas.modules.workspace.models import Event, Setting  # noqa: F401
 from saas.tenants.models import AuditLog, PooledSchema, Tenant  # noqa: F401
