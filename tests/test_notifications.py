@@ -193,6 +193,9 @@ def test_a_member_reads_their_own_notifications_but_never_anyone_elses(app, clie
     login(viewer_browser, viewer_email)
     page = viewer_browser.get(f"/app/{slug}/notifications/").get_data(as_text=True)
     assert "For the viewer" in page and "For the member" not in page and _bell(page) == "1"
+    # and marks them read: their own state, not the company's data
+    assert post(viewer_browser, f"/app/{slug}/notifications/{viewers.id}/read").status_code == 302
+    assert _rows(slug)[2].read_at is not None
 
 
 def test_another_company_cannot_see_or_mark_a_notification(app, client, make_client):

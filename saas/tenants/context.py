@@ -33,6 +33,14 @@ def role_required(role: str) -> Callable:
     return decorate
 
 
+def personal(view: Callable) -> Callable:
+    """A write that only touches the signed-in user's own state (marking their
+    notifications read): read-only members may do it too."""
+    view.min_role = "readonly"
+    view.personal = True
+    return view
+
+
 def required_role(view: Callable | None, method: str) -> str:
     default = "readonly" if method in SAFE_METHODS else "member"
     return getattr(view, "min_role", None) or default

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from saas.db import current_tenant
 from saas.modules.notifications import service
+from saas.tenants.context import personal
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -38,9 +39,8 @@ def index():
     )
 
 
-# Writes need the member role (an invariant of every tenant view, tests/test_team.py), so
-# read-only users see their notifications but cannot mark them read.
 @bp.route("/<int:notification_id>/read", methods=["POST"])
+@personal
 def read(notification_id: int):
     notification = service.get(current_user.id, notification_id) or abort(404)
     service.mark_read(current_user.id, [notification.id])
@@ -48,6 +48,7 @@ def read(notification_id: int):
 
 
 @bp.route("/read-all", methods=["POST"])
+@personal
 def read_all():
     service.mark_all_read(current_user.id)
     return redirect(url_for(".index"))
