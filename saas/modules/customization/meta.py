@@ -171,14 +171,16 @@ def _shape(otype, meta: TenantMeta) -> Shape:
     custom = tuple(meta.custom.get(otype.name, ()))
     base = [*otype.standard, *custom]
     layout = meta.layouts.get(otype.name) or {}
-    sections = list(SECTIONS)
-    known = {key for key, _ in sections}
+    # The layout's sections in its order (a standard one keeps its translated label
+    # unless renamed: stored label None), then any standard section it does not name.
+    defaults = dict(SECTIONS)
+    sections: list[tuple[str, object]] = []
     for key, label in layout.get("sections") or ():
-        if key in known:  # a standard section renamed
-            sections = [(k, label if k == key else lbl) for k, lbl in sections]
-        else:
-            sections.append((key, label))
-            known.add(key)
+        if (key in defaults or label) and key not in {k for k, _ in sections}:
+            sections.append((key, label or defaults[key]))
+    known = {key for key, _ in sections}
+    sections += [(key, label) for key, label in SECTIONS if key not in known]
+    known |= set(defaults) | {key for key, _ in sections}
     by_name = {f.name: f for f in base}
     ordered: list[Field] = []
     for name, section in layout.get("fields") or ():

@@ -42,7 +42,6 @@ from saas.modules.customization import meta
 from saas.modules.customization.models import ValidationRule
 from saas.modules.records import service
 from saas.modules.records.fields import TEXTUAL, Field, FieldError, parse
-from saas.modules.records.registry import get as get_type
 
 TOP = "__all__"  # ValidationErrors key of a message shown at the top of the form
 OPS = {
@@ -244,7 +243,11 @@ def _today() -> Callable[[], tuple[date, str]]:
 
     def today() -> tuple[date, str]:
         if not found:
-            tz = service._tz()
+            # Read once per unit of work: an import job checks thousands of rows.
+            info = session().info
+            tz = info.get("saas.validation.tz") or info.setdefault(
+                "saas.validation.tz", service._tz()
+            )
             found.append((datetime.now(ZoneInfo(tz)).date(), tz))
         return found[0]
 
@@ -322,6 +325,19 @@ def get_rule(otype, rule_id: int) -> ValidationRule | None:
     return rule if rule is not None and rule.object == otype.name else None
 
 
+def rules_using(otype, name: str) -> list[ValidationRule]:
+    """The rules that name field ``name`` (to say so before the field is deleted)."""
+    return [
+        rule
+        for rule in rules(otype)
+        if rule.field == name
+        or any(
+            name in (item.get("field"), item.get("other"))
+            for item in (rule.condition or {}).get("conditions") or ()
+        )
+    ]
+
+
 def broken(otype, rule: ValidationRule) -> bool:
     """A rule naming a field or value that is gone is not enforced; the list says so."""
     return _compile(otype, {"id": rule.id, "condition": rule.condition, "message": ""}) is None
@@ -381,6 +397,8 @@ def toggle(rule: ValidationRule) -> None:
 
 def move(otype, rule: ValidationRule, direction: str) -> None:
     """Run a rule one place earlier ("up") or later; positions are renumbered 0..n-1."""
+    if direction not in {"up", "down"}:
+        return
     ordered = rules(otype)
     i = ordered.index(rule)
     j = i - 1 if direction == "up" else i + 1
@@ -404,23 +422,6 @@ def form_rows(form) -> list[dict[str, str]]:
     ]
     while rows and not any(rows[-1].values()):
         rows.pop()
-    return rows
-
-
-def stored_rows(otype, rule: ValidationRule) -> list[dict[str, str]]:
-    """A saved rule's conditions as the form shows them (values as the admin types them)."""
-    rows = []
-    for item in (rule.condition or {}).get("conditions") or ():
-        f = otype.field(item.get("field"))
-        value = item.get("value")
-        rows.append(
-            {
-                "field": item.get("field") or "",
-                "op": item.get("op") or "",
-                "value": shown(f, value) if f is not None and value is not None else "",
-                "other": item.get("other") or "",
-            }
-        )
     return rows
 
 
@@ -539,45 +540,6 @@ def _nested_repeat(items, inside: bool = False) -> bool:
         if any(_nested_repeat(child, nested) for child in children):
             return True
     return False
-
-
-def shown(f: Field, value) -> str:
-    """A stored condition value as the admin reads and types it."""
-    text = str(value)
-    if RELATIVE.match(text) and f.type in {"date", "datetime"}:
-        return text
-    if f.options is not None:
-        return next((str(lbl) for k, lbl in f.options() if str(k) == text), text)
-    if f.type in {"choice", "multichoice"}:
-        return f.choice_label(text)
-    if f.type == "user":
-        return f"{service.member_names().get(int(text), '')} (#{text})"
-    if f.type == "lookup":
-        titles = service.titles(get_type(f.target), [int(text)])
-        return f"{titles.get(int(text), '')} (#{text})"
-    if f.type == "datetime":
-        moment = datetime.fromisoformat(text).astimezone(ZoneInfo(service._tz()))
-        return moment.strftime("%Y-%m-%d %H:%M")
-    return text
-
-
-def describe(otype, condition: dict) -> str:
-    """A rule's condition in words, for the list of rules."""
-    parts = []
-    for item in condition.get("conditions") or ():
-        f = otype.field(item.get("field"))
-        if f is None:
-            parts.append(str(_l("(a deleted field)")))
-            continue
-        words = [str(f.label), str(OPS.get(item.get("op"), item.get("op")))]
-        if item.get("other"):
-            other = otype.field(item["other"])
-            words.append(str(other.label) if other else str(_l("(a deleted field)")))
-        elif item.get("value") is not None:
-            words.append(f"“{shown(f, item['value'])}”")
-        parts.append(" ".join(words))
-    joiner = f" {_l('or')} " if condition.get("match") == "any" else f" {_l('and')} "
-    return joiner.join(parts)
 
 
 service.checks.append(check)

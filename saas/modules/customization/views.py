@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from saas.db import session
-from saas.modules.customization import convert, meta, service, types
+from saas.modules.customization import convert, meta, service, types, validation
 from saas.modules.customization.models import CustomField
 from saas.modules.records.registry import ObjectType, all_types
 from saas.tenants.context import role_required
@@ -126,9 +126,11 @@ def delete_field(otype: ObjectType, field_id: int):
     if request.method == "GET" or request.form.get("confirm") != cf.name:
         if request.method == "POST":
             flash(_("Type the field's API name to confirm."), "error")
-        return render_template("customization/field_delete.html", otype=otype, cf=cf, used=used), (
-            200 if request.method == "GET" else 400
+        rules = [rule.name for rule in validation.rules_using(otype, cf.name)]
+        page = render_template(
+            "customization/field_delete.html", otype=otype, cf=cf, used=used, rules=rules
         )
+        return page, (200 if request.method == "GET" else 400)
     service.delete_field(otype, cf)
     flash(_("Field “%(label)s” deleted with its values on %(n)d records.", label=cf.label, n=used),
           "success")  # fmt: skip
