@@ -178,7 +178,36 @@ def create_demo(scale: float = 1.0) -> bool:
         _activities(d, sizes["activities"])
         _quotes_and_orders(d, sizes["quotes"], sizes["orders"])
         _contracts(d, sizes["contracts"])
+        _customization()
     return True
+
+
+def _customization() -> None:
+    """Two custom fields an admin would add first, filled on the sample records."""
+    from sqlalchemy import text
+
+    from saas.db import session
+    from saas.modules.customization import ddl
+    from saas.modules.customization import service as fields
+
+    for object_name, label, values in (
+        ("contact", "Preferred channel", ("E-mail", "Phone", "WeChat", "In person")),
+        ("deal", "Lead source", ("Web site", "Referral", "Trade fair", "Cold call", "Partner")),
+    ):
+        otype = get(object_name)
+        cf = fields.add_field(
+            otype,
+            {"label": label, "type": "choice", "choices": "\n".join(values),
+             "indexed": "on", "in_list": "on"},
+        )  # fmt: skip
+        keys = [key for key, _label in cf.options["choices"]]
+        session().execute(
+            text(
+                f"UPDATE {ddl.table_name(otype)} SET {cf.name} ="
+                f" (CAST(:keys AS text[]))[1 + id % {len(keys)}]"
+            ),
+            {"keys": keys},
+        )
 
 
 def _teams(d: _Demo) -> None:
