@@ -557,7 +557,11 @@ def measure(client, url: str, recorder: Recorder, raw, n: int, explain: bool, be
         page_ms.append((perf_counter() - start) * 1000)
         sql_ms.append(sum(replay(raw, statements)))
     per_statement = replay(raw, statements)
-    slowest = max(range(len(statements)), key=per_statement.__getitem__)
+    # The slowest query (EXPLAIN cannot take SET LOCAL ROLE and the like).
+    queries = [
+        i for i, (st, _p) in enumerate(statements) if st.lstrip().upper().startswith("SELECT")
+    ]
+    slowest = max(queries or range(len(statements)), key=per_statement.__getitem__)
     if explain:
         print(
             f"\n-- {url}: slowest of {len(statements)} statements, {per_statement[slowest]:.1f} ms"

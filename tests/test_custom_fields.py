@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select, text
 
 from saas.db import db
+from saas.modules.customers.models import Contact
 from saas.modules.customization import meta
 from saas.modules.customization.models import CustomField
-from saas.modules.customers.models import Contact
 from saas.modules.records import service
 from saas.modules.records.registry import get
 from tests.conftest import login, post, signup
@@ -384,9 +384,8 @@ def test_only_admins_shape_fields_and_one_tenant_never_sees_anothers(client, mak
     # B's lists ignore A's column name, and A's pages are not B's
     assert other.get(f"/app/{slug_b}/contacts/?sort={secret}").status_code == 200
     assert other.get(f"/app/{slug_a}/customize/contacts/fields").status_code == 404
-    with db.scope(tenant_ref(slug_b)):
-        with pytest.raises(service.ValidationErrors):
-            service.validate(get("contact"), {secret: "1"}, partial=True)
+    with db.scope(tenant_ref(slug_b)), pytest.raises(service.ValidationErrors):
+        service.validate(get("contact"), {secret: "1"}, partial=True)
 
 
 def test_shape_cache_is_keyed_by_version_and_bounded(client, make_client, monkeypatch):

@@ -126,12 +126,13 @@ def drop_index(otype, f: Field, kind: str) -> str:
 
 
 def plain_index(otype, f: Field, *, concurrently: bool = True) -> str:
-    """Filter and sort by the field: (value, id) matches the list's ORDER BY value, id."""
+    """Filter and sort by the field: (value, id) of live records matches the list's
+    WHERE deleted_at IS NULL … ORDER BY value, id, and counts from the index alone."""
     how = "CONCURRENTLY " if concurrently else ""
     target = f"USING gin ({f.name})" if f.type == "multichoice" else f"({f.name}, id)"
     return (
         f"CREATE INDEX {how}IF NOT EXISTS {index_name(otype, f, 'cfi')}"
-        f" ON {table_name(otype)} {target}"
+        f" ON {table_name(otype)} {target} WHERE deleted_at IS NULL"
     )
 
 

@@ -145,10 +145,13 @@ def statement(otype: ObjectType, lq: ListQuery, *, viewer=None):
         if high is not None:
             # A range includes its last day: timestamps stop before the next midnight.
             stmt = stmt.where(column < high if f.type == "datetime" else column <= high)
-    return stmt.order_by(*_ordering(otype, lq.sort))
+    name = lq.sort.lstrip("-")
+    # Filtered to values (not "empty"), the sort column holds no NULLs to place last.
+    valued = name in lq.equals and None not in lq.equals[name]
+    return stmt.order_by(*_ordering(otype, lq.sort, valued=valued))
 
 
-def _ordering(otype: ObjectType, sort: str) -> list:
+def _ordering(otype: ObjectType, sort: str, *, valued: bool = False) -> list:
     model = otype.model
     desc = sort.startswith("-")
     column = otype.column(sort.lstrip("-"))
@@ -158,7 +161,7 @@ def _ordering(otype: ObjectType, sort: str) -> list:
     # Empty values go last either way. A NOT NULL column is left at plain DESC: its
     # index read backwards gives DESC NULLS FIRST, so "NULLS LAST" would rule it out
     # and sort the whole table (a million contacts by -created_at).
-    nullable = getattr(model.__table__.c.get(sort.lstrip("-")), "nullable", True)
+    nullable = not valued and getattr(model.__table__.c.get(sort.lstrip("-")), "nullable", True)
     if desc:
         order = column.desc().nulls_last() if nullable else column.desc()
     else:
