@@ -88,5 +88,10 @@ def load(instance_path: Path) -> dict:
         # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         "PROXY_FIX_HOPS": int(os.environ.get("PROXY_FIX_HOPS", "0")),
         "JOB_TIMEOUT": int(os.environ.get("JOB_TIMEOUT", "600")),
+        # Workflow webhooks to loopback and private addresses (a local receiver in
+        # development and tests); never in production, where they could reach internals.
+        "WEBHOOK_ALLOW_PRIVATE": _bool(
+            os.environ.get("WEBHOOK_ALLOW_PRIVATE"), env in {"development", "test"}
+        ),
     }
     return cfg

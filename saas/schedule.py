@@ -8,6 +8,7 @@ from saas.extensions import redis
 from saas.modules.activities.jobs import sweep_reminders
 from saas.modules.contracts.jobs import sweep_contract_renewals
 from saas.modules.records.jobs import purge_recycle_bins
+from saas.modules.workflows.jobs import sweep_workflow_timers
 from saas.tenants.provisioning import refill_schema_pool
 from saas.tenants.service import purge_deleted_tenants
 
@@ -20,6 +21,8 @@ PERIODIC = (
     ("send-due-reminders", sweep_reminders, 600),
     # Hourly so that each tenant's "today" (its time zone) is caught soon after midnight.
     ("contract-renewals", sweep_contract_renewals, 3600),
+    # "Date" and "schedule" workflow rules; daily rules run within the hour they name.
+    ("workflow-timers", sweep_workflow_timers, 3600),
 )
 
 

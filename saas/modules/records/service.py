@@ -103,7 +103,7 @@ def member_names() -> dict[int, str]:
 # -- validation ----------------------------------------------------------------
 
 
-def _resolve(f: Field, value):
+def resolve(f: Field, value):
     """Check a lookup or user value against the tenant; returns the id."""
     if value is None:
         return None
@@ -169,7 +169,7 @@ def validate(otype: ObjectType, raw: Mapping, *, partial: bool, record=None) -> 
         try:
             value = parse(f, raw.get(f.name, f.initial), tz=tz)
             if f.type in {"lookup", "user"}:
-                value = _resolve(f, value)
+                value = resolve(f, value)
             elif f.options is not None and value is not None and value not in dict(f.options()):
                 raise FieldError(_l("%(label)s: choose one from the list.", label=f.label))
             values[f.name] = value
