@@ -132,3 +132,76 @@ def test_a_deal_dragged_on_the_kanban_moves_and_its_timeline_says_so(live_server
     assert "Stage moved" in timeline and "Qualification → Needs analysis" in timeline
     assert page.locator(".stage-bar li.current").inner_text() == "Needs analysis"
     shot("6-deal-timeline")
+
+
+def test_an_admin_adds_a_picklist_and_a_rule_that_creates_a_task_when_a_deal_is_won(
+    live_server, page, artifacts
+):
+    page.goto(f"{live_server}/signup")
+    page.fill("#company", "Harbor Supplies")
+    page.fill("#name", "Noor Haddad")
+    page.fill("#email", "noor.browser@example.com")
+    page.fill("#password", "harbor-supplies-2026!")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/app/harbor-supplies/")
+    shot = lambda name: page.screenshot(path=str(artifacts / f"custom-{name}.png"), full_page=True)  # noqa: E731
+
+    # A picklist field on deals, shown in the list.
+    page.click("summary:has-text('More')")
+    page.click(".menu-body >> text=Customize")
+    page.click("tr:has-text('Deals') >> text=Fields")
+    page.click("text=New field")
+    page.fill("#cf-label", "Region")
+    page.select_option("#cf-type", "choice")
+    page.fill("#cf-choices", "North\nSouth")
+    page.check("input[name=in_list]")
+    page.click(".record-form button[type=submit]")
+    assert "Field “Region” added" in page.inner_text(".flash-success")
+    assert "cf_region" in page.inner_text("table")
+    shot("1-field")
+
+    # It is on the deal form; the deal keeps the value.
+    page.click("nav >> text=Deals")
+    page.click("text=New deal")
+    page.fill("#f-name", "Harbor cranes")
+    page.fill("#f-amount", "8000")
+    page.select_option("#f-cf_region", label="North")
+    page.click(".record-form button[type=submit]")
+    assert page.locator("h1").inner_text() == "Harbor cranes"
+    assert "North" in page.inner_text("main")
+    deal_id = _id_in(page.url)
+    shot("2-deal")
+
+    # The rule: when the stage changes to Won, a task for the deal's owner.
+    page.goto(f"{live_server}/app/harbor-supplies/automation/new")
+    page.fill("#name", "Welcome pack on won deals")
+    page.select_option("#trigger", "field_changed")
+    page.wait_for_selector("#trigger_field")
+    page.select_option("#trigger_field", "stage_id")
+    page.wait_for_selector("select#trigger_to")
+    page.select_option("select#trigger_to", label="Won")
+    page.select_option("#a-0-kind", "task")
+    page.wait_for_selector("#a-0-subject")
+    page.fill("#a-0-subject", "Send the welcome pack")
+    page.fill("#a-0-due_days", "2")
+    page.select_option("#a-0-assignee", "owner")
+    page.click("button[value=save]:not(.wf-hidden-default)")
+    page.wait_for_url("**/automation/**")
+    assert "Welcome pack on won deals" in page.inner_text("main")
+    shot("3-rule")
+
+    # Drag the deal to Won on the board; the task is there for its owner.
+    page.click("nav >> text=Deals")
+    page.click("a.button:has-text('Board')")
+    won = page.locator(".kanban-col:has(h2:has-text('Won'))")
+    page.locator(f"#deal-{deal_id}").drag_to(won.locator(".kanban-cards"))
+    page.wait_for_selector("#board-status.flash-success")
+    assert won.locator(f"#deal-{deal_id}").count() == 1
+    page.goto(f"{live_server}/app/harbor-supplies/deals/{deal_id}")
+    timeline = page.inner_text(".timeline")
+    assert "Send the welcome pack" in timeline
+    assert "Welcome pack on won deals" in page.inner_text("main")  # the rule's run, for admins
+    page.click("nav >> text=Activities")
+    row = page.locator("tr:has-text('Send the welcome pack')")
+    assert "Noor Haddad" in row.inner_text()  # the owner's task
+    shot("4-task")

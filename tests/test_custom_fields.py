@@ -355,6 +355,8 @@ def test_bad_field_definitions_get_sentences_not_errors(client):
 def test_only_admins_shape_fields_and_one_tenant_never_sees_anothers(client, make_client):
     slug_a, _email = signup(client)
     _resp, secret = add_field(client, slug_a, label="Secret score", type="number", indexed="on")
+    overview = client.get(f"/app/{slug_a}/customize/").get_data(as_text=True)
+    assert re.search(r"Contacts</td>\s*<td class=\"num\">1 / 500</td>", overview)
     email, _uid = add_member(slug_a, "member")
     member = make_client()
     login(member, email)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -13,7 +14,7 @@ from saas.modules.records.fields import Field
 TYPES = {
     "text": _l("Text"),
     "longtext": _l("Long text"),
-    "number": _l("Number"),
+    "number": lazy_pgettext("field type", "Number"),
     "currency": _l("Currency"),
     "percent": _l("Percent"),
     "date": _l("Date"),

@@ -25,9 +25,8 @@ def _definition_or_404(otype: ObjectType, field_id: int) -> CustomField:
 @bp.route("/customize/")
 @role_required("admin")
 def index():
-    counts = dict(
-        session().execute(select(CustomField.object, func.count()).group_by(CustomField.object))
-    )
+    stmt = select(CustomField.object, func.count()).group_by(CustomField.object)
+    counts = {name: n for name, n in session().execute(stmt)}
     return render_template(
         "customization/index.html", objects=all_types(), counts=counts, limit=service.MAX_FIELDS
     )

@@ -35,8 +35,8 @@ SORTABLE = TEXTUAL - {"longtext"} | {
     "choice",
 }
 PHONE = re.compile(r"^\+?[0-9 ().\-/x]{3,40}$")
-TRUE = {"1", "true", "on", "yes", "y"}
-FALSE = {"0", "false", "off", "no", "n", ""}
+TRUE = {"1", "true", "on", "yes", "y", "是", "对"}
+FALSE = {"0", "false", "off", "no", "n", "", "否", "不"}
 
 
 class FieldError(ValueError):
