@@ -70,7 +70,19 @@ def get_record(otype: ObjectType, record_id, *, deleted: bool = False, viewer=No
     if not 0 < record_id < 2**63:
         return None
     stmt = select_records(otype, deleted=deleted, viewer=viewer).where(otype.model.id == record_id)
-    return session().execute(stmt).scalar_one_or_none()
+    custom = [f.name for f in otype.custom_fields]
+    if not custom:
+        return session().execute(stmt).scalar_one_or_none()
+    # The tenant's custom columns in the same query (rules and pages read them next).
+    row = session().execute(stmt.add_columns(*(otype.column(n) for n in custom))).first()
+    if row is None:
+        return None
+    record = row[0]
+    if "_cf_loaded" not in record.__dict__:
+        for name, value in zip(custom, row[1:], strict=True):
+            record.__dict__.setdefault(name, value)
+        record.__dict__["_cf_loaded"] = True
+    return record
 
 
 def titles(otype: ObjectType, ids: Iterable[int]) -> dict[int, str]:
