@@ -224,6 +224,11 @@ def test_adding_a_field_does_not_rewrite_the_table(client):
             select(CustomField.name).where(CustomField.label == "Region code")
         ).scalar()
     assert contact_value(slug, make(slug, "contact", last_name="New"), name) == "EU"
+    # A picklist's default given by its label is preselected on the form by its key.
+    _resp, tier = add_field(client, slug, label="Tier", type="choice", choices="Gold\nSilver",
+                            default="Silver")  # fmt: skip
+    form = client.get(f"/app/{slug}/contacts/new").get_data(as_text=True)
+    assert '<option value="silver" selected>Silver</option>' in form
 
 
 def test_type_change_converts_or_refuses_with_the_number_of_bad_values(client):

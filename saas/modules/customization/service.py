@@ -21,7 +21,7 @@ from saas.db import session
 from saas.jobs import enqueue
 from saas.modules.customization import ddl, meta, types
 from saas.modules.customization.models import CustomField, Layout
-from saas.modules.records.fields import FieldError, parse
+from saas.modules.records.fields import FieldError, form_value, parse
 from saas.modules.records.registry import ObjectType, all_types
 
 MAX_FIELDS = 500  # per object
@@ -124,10 +124,13 @@ def _check_default(cf_like: CustomField, errors: dict):
         return None
     f = types.to_field(cf_like)
     try:
-        return parse(replace(f, required=False), cf_like.default)
+        value = parse(replace(f, required=False), cf_like.default)
     except FieldError as exc:
         errors["default"] = _l("Default value: %(error)s", error=str(exc))
         return None
+    # Kept as a form would send it ("gold" for the label "Gold"), so forms preselect it.
+    cf_like.default = form_value(f, value) or None
+    return value
 
 
 # -- adding --------------------------------------------------------------------------
