@@ -411,3 +411,14 @@ def test_shape_cache_is_keyed_by_version_and_bounded(client, make_client, monkey
         with db.scope(tenant_ref(other)):
             assert get("contact").custom_fields == ()
     assert meta.cached_tenants() <= 2
+
+
+def test_a_required_custom_field_stops_a_lead_conversion_with_its_message(client):
+    slug, _email = signup(client)
+    add_field(client, slug, label="VAT number", required="on")
+    lead = make(slug, "lead", last_name="Vat", company="Needs Vat Ltd")
+    resp = post(client, f"/app/{slug}/leads/{lead}/convert", {"account": "new", "contact": "new"})
+    assert resp.status_code == 400
+    assert "VAT number is required." in resp.get_data(as_text=True)
+    with db.scope(tenant_ref(slug)) as s:
+        assert s.execute(select(Contact).where(Contact.last_name == "Vat")).first() is None

@@ -84,6 +84,11 @@ def convert(lead_id: int):
         )
     except records.ValidationErrors as exc:
         errors = {DEAL_INPUTS.get(k, k): v for k, v in exc.errors.items()}
+        # A rule or a required custom field of the new records: said at the top.
+        shown = {"lead", "account", "contact", "deal_name", "deal_amount", "stage_id"}
+        others = [v for k, v in errors.items() if k not in shown]
+        if others:
+            errors["lead"] = " ".join([errors.get("lead", ""), *others]).strip()
         return _render(lead, errors, 400)
     message = _(
         "Lead converted: %(account)s, %(contact)s.",
