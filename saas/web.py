@@ -54,6 +54,16 @@ def init_app(app: Flask) -> None:
     def _server_error(exc):
         return render_template("errors/server_error.html"), 500
 
+    from saas.modules.records.service import ValidationErrors
+
+    @app.errorhandler(ValidationErrors)
+    def _refused(exc):
+        """A write a page did not expect to be refused (a validation rule or a required
+        field on a one-click action): the reason, 400, and nothing of it is kept."""
+        return render_template(
+            "errors/bad_request.html", reason=" ".join(exc.errors.values()), back=request.referrer
+        ), 400
+
     from saas.tenants import context
 
     app.jinja_env.globals.update(can=context.can, role_labels=ROLE_LABELS, getattr=getattr)

@@ -422,3 +422,34 @@ def test_a_required_custom_field_stops_a_lead_conversion_with_its_message(client
     assert "VAT number is required." in resp.get_data(as_text=True)
     with db.scope(tenant_ref(slug)) as s:
         assert s.execute(select(Contact).where(Contact.last_name == "Vat")).first() is None
+
+
+def test_a_one_click_action_a_rule_refuses_says_why_and_keeps_nothing(client):
+    """Marking a task done is a write like any other: a rule that refuses it is a 400
+    with its message, not an error page, and the task stays open."""
+    from saas.modules.activities.models import Activity
+    from saas.modules.customization import validation
+
+    slug, email = signup(client)
+    task = make(slug, "activity", subject="Call back", kind="task")
+    with db.scope(tenant_ref(slug)):
+        validation.save(
+            get("activity"),
+            None,
+            {
+                "name": "No closing without notes",
+                "match": "all",
+                "cond-0-field": "done",
+                "cond-0-op": "equals",
+                "cond-0-value": "yes",
+                "cond-1-field": "body",
+                "cond-1-op": "is_empty",
+                "message": "Write what happened before closing the task.",
+                "active": "on",
+            },
+        )
+    resp = post(client, f"/app/{slug}/activities/{task}/done")
+    assert resp.status_code == 400
+    assert "Write what happened before closing the task." in resp.get_data(as_text=True)
+    with db.scope(tenant_ref(slug)) as s:
+        assert s.get(Activity, task).done is False
