@@ -118,6 +118,14 @@ def parse_args(otype: ObjectType, args: MultiDict, tz: str = "UTC") -> ListQuery
 
 def statement(otype: ObjectType, lq: ListQuery, *, viewer=None):
     """The SELECT for a list query (without paging)."""
+    stmt = _filtered(otype, lq, viewer=viewer)
+    name = lq.sort.lstrip("-")
+    # Filtered to values (not "empty"), the sort column holds no NULLs to place last.
+    valued = name in lq.equals and None not in lq.equals[name]
+    return stmt.order_by(*_ordering(otype, lq.sort, valued=valued))
+
+
+def _filtered(otype: ObjectType, lq: ListQuery, *, viewer=None):
     model = otype.model
     stmt = select_records(otype, viewer=viewer)
     if lq.q:
@@ -145,10 +153,7 @@ def statement(otype: ObjectType, lq: ListQuery, *, viewer=None):
         if high is not None:
             # A range includes its last day: timestamps stop before the next midnight.
             stmt = stmt.where(column < high if f.type == "datetime" else column <= high)
-    name = lq.sort.lstrip("-")
-    # Filtered to values (not "empty"), the sort column holds no NULLs to place last.
-    valued = name in lq.equals and None not in lq.equals[name]
-    return stmt.order_by(*_ordering(otype, lq.sort, valued=valued))
+    return stmt
 
 
 def _ordering(otype: ObjectType, sort: str, *, valued: bool = False) -> list:
@@ -161,13 +166,44 @@ def _ordering(otype: ObjectType, sort: str, *, valued: bool = False) -> list:
     # Empty values go last either way. A NOT NULL column is left at plain DESC: its
     # index read backwards gives DESC NULLS FIRST, so "NULLS LAST" would rule it out
     # and sort the whole table (a million contacts by -created_at).
-    nullable = not valued and getattr(model.__table__.c.get(sort.lstrip("-")), "nullable", True)
+    nullable = not valued and _nullable(otype, sort.lstrip("-"))
     if desc:
         order = column.desc().nulls_last() if nullable else column.desc()
     else:
         order = column.asc().nulls_last()
     tail = model.id.desc() if desc else model.id
     return [order, *extra, tail]
+
+
+def _nullable(otype: ObjectType, name: str) -> bool:
+    return getattr(otype.model.__table__.c.get(name), "nullable", True)
+
+
+def _rows(otype: ObjectType, lq: ListQuery, stmt, per_page: int) -> list:
+    """One page of ``stmt``. A descending sort of a column that may be empty is read in
+    two parts, the values (its index read backwards) and then the empty ones: one
+    ORDER BY … DESC NULLS LAST cannot use an ascending index and sorts the table."""
+    from saas.db import session
+
+    offset = (lq.page - 1) * per_page
+    name = lq.sort.lstrip("-")
+    column = otype.column(name) if lq.sort.startswith("-") else None
+    if column is None or not _nullable(otype, name) or name in lq.equals:
+        return session().execute(stmt.limit(per_page).offset(offset)).scalars().all()
+    base = _filtered(otype, lq)
+    order = _ordering(otype, lq.sort, valued=True)
+    valued = base.where(column.is_not(None)).order_by(*order)
+    rows = list(session().execute(valued.limit(per_page).offset(offset)).scalars())
+    if len(rows) == per_page:
+        return rows
+    if rows:
+        with_values = offset + len(rows)
+    else:  # past the values: how many there are decides where the empty ones start
+        counted = valued.order_by(None).with_only_columns(otype.model.id).subquery()
+        with_values = session().execute(select(func.count()).select_from(counted)).scalar_one()
+    empty = base.where(column.is_(None)).order_by(otype.model.id.desc())
+    rest = empty.limit(per_page - len(rows)).offset(max(0, offset - with_values))
+    return rows + list(session().execute(rest).scalars())
 
 
 def page(otype: ObjectType, lq: ListQuery, per_page: int = PAGE_SIZE):
@@ -177,7 +213,7 @@ def page(otype: ObjectType, lq: ListQuery, per_page: int = PAGE_SIZE):
 
     cap = SEARCH_COUNT_CAP if lq.q and search.query_text(lq.q) else COUNT_CAP
     stmt = statement(otype, lq)
-    rows = session().execute(stmt.limit(per_page).offset((lq.page - 1) * per_page)).scalars().all()
+    rows = _rows(otype, lq, stmt, per_page)
     if len(rows) < per_page and (rows or lq.page == 1):  # the last page: nothing to count
         count = (lq.page - 1) * per_page + len(rows)
     else:
