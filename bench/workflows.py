@@ -82,7 +82,9 @@ def rules(tier: str) -> list[tuple]:
     updated = {"kind": "updated"}
     found = []
     for i in range(40):
-        found.append((updated, "all", [{"field": "amount", "op": "gt", "value": str(10**9 + i)}]))
+        found.append(
+            (updated, "all", [{"field": "amount", "op": "greater", "value": str(10**9 + i)}])
+        )
     for _ in range(20):
         found.append(({"kind": "field_changed", "field": "stage_id"}, "all", []))
     for i in range(20):

@@ -9,7 +9,9 @@ document.addEventListener("submit", (event) => {
   }
 });
 
-const NO_VALUE = ["is_empty", "is_not_empty"];
+const NO_VALUE = ["is_empty", "is_not_empty", "changed"];
+// Only these compare with another field (conditions.others_for).
+const WITH_OTHER = ["equals", "not_equals", "greater", "greater_or_equal", "less", "less_or_equal"];
 
 function fitRow(row) {
   const field = row.querySelector(".cond-field");
@@ -38,8 +40,12 @@ function fitRow(row) {
     value.removeAttribute("list");
   }
   const needsValue = !NO_VALUE.includes(op.value);
+  const withOther = !op.value || WITH_OTHER.includes(op.value);
+  other.hidden = !needsValue || !withOther || others.length === 0 || others[0] === "";
+  if (other.hidden) {
+    other.value = "";
+  }
   value.hidden = !needsValue || Boolean(other.value);
-  other.hidden = !needsValue || others.length === 0 || others[0] === "";
 }
 
 function renumber(row, index) {

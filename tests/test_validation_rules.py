@@ -253,6 +253,43 @@ def test_operators_compare_values_other_fields_patterns_and_dates(client):
     assert errors_of(slug, "deal", name="D", stage_id=stage, account_id=blocked) == {}
 
 
+def test_a_rule_on_what_the_save_changes(client):
+    slug, _ = signup(client)
+    ids = stages(slug)
+    form = client.get(f"/app/{slug}/customize/deals/rules/new").get_data(as_text=True)
+    assert 'value="changed_from"' in form  # offered: every save is a change
+    resp = add_rule(
+        client,
+        slug,
+        "deals",
+        "Won stays won",
+        [{"field": "stage_id", "op": "changed_from", "value": "Won"}],
+        "A won deal cannot be reopened.",
+        "stage_id",
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    won = make(slug, "deal", name="Done", stage_id=ids["Won"], amount="10")
+    with db.scope(tenant_ref(slug)):
+        otype = get("deal")
+        record = service.get_record(otype, won)
+        try:
+            service.update(otype, record, {"stage_id": ids["Qualification"]})
+        except service.ValidationErrors as exc:
+            refused = exc.errors
+    assert refused == {"stage_id": "A won deal cannot be reopened."}
+    assert deal_stage(slug, won) == ids["Won"]
+    # Other changes of a won deal, and winning a deal, go through.
+    with db.scope(tenant_ref(slug)):
+        otype = get("deal")
+        service.update(otype, service.get_record(otype, won), {"name": "Done well"})
+    assert errors_of(slug, "deal", name="New", stage_id=ids["Won"], amount="5") == {}
+
+
+def deal_stage(slug, deal_id) -> int:
+    with db.scope(tenant_ref(slug)) as s:
+        return s.get(Deal, deal_id).stage_id
+
+
 def test_a_rule_on_a_custom_field_and_a_rule_whose_field_is_gone(client):
     slug, _ = signup(client)
     po = add_custom_field(slug, "deal", "PO number")

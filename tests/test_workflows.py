@@ -99,7 +99,7 @@ def test_created_rule_updates_the_record_in_the_same_transaction_and_on_its_time
     rid = rule(
         slug,
         name="Big deals",
-        conditions=[{"field": "amount", "op": "gt", "value": "1,000"}],
+        conditions=[{"field": "amount", "op": "greater", "value": "1,000"}],
         actions=[{"kind": "update", "field": "description", "value": "Big one: call the CFO"}],
     )
     big = make(slug, "deal", me, amount="5000")
@@ -109,7 +109,7 @@ def test_created_rule_updates_the_record_in_the_same_transaction_and_on_its_time
     (run,) = runs(slug, rid)  # the small deal did not match: no row for it
     assert (run.record_id, run.event, run.status) == (big, "created", "ok")
     assert run.detail["why"] == [
-        {"field": "amount", "op": "gt", "value": "1000.00", "actual": "5000.00", "ok": True}
+        {"field": "amount", "op": "greater", "value": "1000.00", "actual": "5000.00", "ok": True}
     ]
     assert run.detail["actions"][0]["changes"] == [["description", "—", "Big one: call the CFO"]]
     # The change is on the deal's timeline, with the rule that made it.
@@ -213,7 +213,7 @@ def test_conditions_changed_to_from_empty_and_any_on_a_custom_field(client):
         trigger={"kind": "updated"},
         conditions=[
             {"field": tier, "op": "changed_to", "value": "Gold"},  # the label, parsed
-            {"field": "close_date", "op": "empty"},
+            {"field": "close_date", "op": "is_empty"},
         ],
         actions=[{"kind": "update", "field": "probability", "value": "80"}],
     )
@@ -371,7 +371,7 @@ def test_notify_the_owner_and_a_team_in_the_app_and_by_email_once(app, client, r
     rid = rule(
         slug,
         name="Tell people",
-        conditions=[{"field": "amount", "op": "gt", "value": "100"}],
+        conditions=[{"field": "amount", "op": "greater", "value": "100"}],
         actions=[
             {"kind": "notify", "to": "owner", "title": "New deal {record}", "body": "{amount}"},
             {"kind": "notify", "to": f"team:{team}", "title": "Team: {record}"},
@@ -461,7 +461,7 @@ def test_webhook_is_signed_delivered_and_recorded(app, client, run_jobs):
         rid = rule(
             slug,
             name="To the ERP",
-            conditions=[{"field": "amount", "op": "not_empty"}],
+            conditions=[{"field": "amount", "op": "is_not_empty"}],
             actions=[{"kind": "webhook", "url": hook.url}],
         )
         secret = _secret(slug, rid)
@@ -662,6 +662,72 @@ def test_schedule_rule_runs_once_per_slot_over_matching_records(app, client):
         assert fire_timers()["schedule"] == 0  # this slot is done
 
 
+def test_conditions_compare_with_another_field_and_a_relative_date_on_writes_and_timers(
+    app, client
+):
+    from saas.modules.workflows.jobs import fire_timers
+
+    slug, email = signup(client)
+    me = user_id(email)
+    conditions = [
+        {"field": "close_date", "op": "less", "value": "today"},
+        {"field": "probability", "op": "greater_or_equal", "other": "amount"},
+    ]
+    on_write = rule(
+        slug,
+        name="Overdue and likely",
+        conditions=conditions,
+        actions=[{"kind": "update", "field": "description", "value": "chase"}],
+    )
+    past = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+    future = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    hit = make(slug, "deal", me, close_date=past, probability="50", amount="10")
+    later = make(slug, "deal", me, close_date=future, probability="50", amount="10")
+    big = make(slug, "deal", me, close_date=past, probability="50", amount="5000")
+    assert [r.record_id for r in runs(slug, on_write)] == [hit]
+    (run,) = runs(slug, on_write)
+    assert [(w["value"], w["ok"]) for w in run.detail["why"]] == [
+        ("today", True),
+        ("Amount", True),
+    ]
+    listing = client.get(f"/app/{slug}/automation/").get_data(as_text=True)
+    assert "Expected close is less than today" in listing
+    assert "Probability (%) is greater than or equal to Amount" in listing
+
+    # The same conditions in SQL: a schedule rule picks the same records.
+    nightly = rule(
+        slug,
+        name="Nightly chase",
+        trigger={"kind": "schedule", "every": "hourly"},
+        conditions=conditions,
+        actions=[{"kind": "update", "field": "probability", "value": "99"}],
+    )
+    with db.scope(tenant_ref(slug)) as s:
+        s.execute(update(WorkflowRule).values(created_at=datetime.now(UTC) - timedelta(days=2)))
+    with app.app_context(), db.scope(tenant_ref(slug)):
+        fire_timers()
+    assert [r.record_id for r in runs(slug, nightly)] == [hit]
+    assert deal(slug, later).probability == 50 and deal(slug, big).probability == 50
+
+    # A change operator needs a rule that sees a change; the builder offers it only there.
+    with pytest.raises(RuleErrors) as refused:
+        rule(
+            slug,
+            trigger={"kind": "schedule", "every": "hourly"},
+            conditions=[{"field": "amount", "op": "changed"}],
+            actions=[{"kind": "update", "field": "probability", "value": "1"}],
+        )
+    assert "c-0-op" in refused.value.errors
+    form = post(
+        client,
+        f"/app/{slug}/automation/new",
+        _form(do="refresh", trigger="schedule", **{"c-0-op": "greater_or_equal"}),
+    ).get_data(as_text=True)
+    assert 'value="greater_or_equal" selected' in form and 'value="changed_to"' not in form
+    form = post(client, f"/app/{slug}/automation/new", _form(do="refresh")).get_data(as_text=True)
+    assert 'value="changed_to"' in form
+
+
 # -- dry run -----------------------------------------------------------------------------------
 
 
@@ -755,7 +821,7 @@ def _form(**values) -> dict:
         "match": "all",
         "c_rows": "1",
         "c-0-field": "amount",
-        "c-0-op": "gt",
+        "c-0-op": "greater",
         "c-0-value": "1000",
         "a_rows": "1",
         "a-0-kind": "task",
@@ -798,15 +864,20 @@ def test_builder_creates_edits_copies_orders_and_switches_rules(client):
     assert resp.status_code == 302
     (saved,) = _rules(slug)
     assert (saved.active, saved.match, saved.position) == (True, "all", 0)
-    assert saved.trigger == {"kind": "field_changed", "field": "stage_id", "from": None, "to": won}
-    assert saved.conditions == [{"field": "amount", "op": "gt", "value": "1000.00"}]
+    assert saved.trigger == {
+        "kind": "field_changed",
+        "field": "stage_id",
+        "from": None,
+        "to": str(won),
+    }
+    assert saved.conditions == [{"field": "amount", "op": "greater", "value": "1000.00"}]
     assert saved.actions == [
         {"kind": "task", "subject": "Kick-off with {record}", "due_days": 2,
          "assignee": "owner", "priority": "normal"}
     ]  # fmt: skip
     listing = client.get(f"{base}/?object=deal").get_data(as_text=True)
     assert "Won: kick-off" in listing and "Stage changes to Won" in listing
-    assert "if Amount is greater than / after 1000.00" in listing
+    assert "if Amount is greater than 1000.00" in listing
 
     # Edit: the form shows the stored values; a change is saved.
     edit = client.get(f"{base}/{saved.id}/edit").get_data(as_text=True)
@@ -848,7 +919,7 @@ def test_builder_shows_every_mistake_next_to_its_input_and_saves_nothing(client)
             **{
                 "c-0-field": "nope",
                 "c-1-field": "amount",
-                "c-1-op": "gt",
+                "c-1-op": "greater",
                 "c-1-value": "lots",
                 "a_rows": "3",
                 "a-0-subject": "",
@@ -865,7 +936,7 @@ def test_builder_shows_every_mistake_next_to_its_input_and_saves_nothing(client)
     for key, message in [
         ("name", "Give the rule a name"),
         ("trigger_field", "Choose a date field."),
-        ("c-0-field", "Choose a field."),
+        ("c-0-field", "Choose a field from the list."),
         ("c-1-value", "Amount: enter a number like 1250.50."),
         ("a-0-subject", "Give the task a subject"),
         ("a-1-url", "Enter the full address"),
@@ -958,7 +1029,7 @@ def test_rules_that_do_not_match_cost_no_query_and_leave_no_run(client):
             slug,
             name=f"Never {i}",
             trigger={"kind": "updated"},
-            conditions=[{"field": "amount", "op": "gt", "value": "1000000"}],
+            conditions=[{"field": "amount", "op": "greater", "value": "1000000"}],
             actions=[{"kind": "webhook", "url": "https://example.com/x"}],
         )
         rule(

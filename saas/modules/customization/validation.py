@@ -2,140 +2,48 @@
 with the message the user sees (like Salesforce's error condition formulas).
 
 A rule **refuses** the write when its condition holds. A condition is all / any of
-items comparing a field with a value or with another field; "required if" is written
-"X is empty AND Y equals v". :func:`check` runs in ``service.checks``, so every write path
-(forms, API, imports, workflow updates) meets the rules, on the record as it would be
-after the write. Rule values are parsed once per tenant shape version (:func:`compiled`):
-a write costs no query and no parsing beyond reading the record's own values.
-
-What the operators mean (the rule form says the same):
-
-- equals / does not equal: text ignores case; an empty field equals nothing, so
-  "does not equal" holds for it.
-- greater / less (or equal): numbers, currency, percent, dates, times; never holds
-  for an empty field. Date values may be ``today``, ``today+7`` or ``today-30``.
-- contains / does not contain: text (ignoring case), or one value of a multi-select
-  picklist or of tags.
-- does not match the pattern: a filled value that is not wholly of the pattern's form
-  (the admin writes the pattern of valid values, e.g. ``[A-Z]{2}[0-9]{6}``); an empty
-  value is left to "is empty". "matches the pattern" is the opposite: a filled value
-  wholly of that form.
+items (see :mod:`conditions` for what each operator means); "required if" is written
+"X is empty AND Y equals v", "Stage changed from Won" refuses reopening a won deal.
+:func:`check` runs in ``service.checks``, so every write path (forms, API, imports,
+workflow updates) meets the rules, on the record as it would be after the write. Rules
+are compiled once per tenant shape version (:func:`compiled`): a write costs no query
+and no parsing beyond reading the record's own values.
 """
 
 from __future__ import annotations
 
-import operator
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from decimal import Decimal
-from re import _parser as sre_parse  # walked to refuse runaway patterns
-from re._constants import MAXREPEAT
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from saas.db import session
-from saas.modules.customization import meta
+from saas.modules.customization import conditions, meta
+from saas.modules.customization.conditions import OPS, RELATIVE, Broken, others_for  # noqa: F401
 from saas.modules.customization.models import ValidationRule
 from saas.modules.records import service
-from saas.modules.records.fields import TEXTUAL, Field, FieldError, parse
+from saas.modules.records.fields import Field
 
 TOP = "__all__"  # ValidationErrors key of a message shown at the top of the form
-OPS = {
-    "equals": _l("equals"),
-    "not_equals": _l("does not equal"),
-    "greater": _l("is greater than"),
-    "greater_or_equal": _l("is greater than or equal to"),
-    "less": _l("is less than"),
-    "less_or_equal": _l("is less than or equal to"),
-    "contains": _l("contains"),
-    "not_contains": _l("does not contain"),
-    "not_matches": _l("does not match the pattern"),
-    "matches": _l("matches the pattern"),
-    "is_empty": _l("is empty"),
-    "is_not_empty": _l("is not empty"),
-}
-NO_VALUE = {"is_empty", "is_not_empty"}
-ORDER = {
-    "greater": operator.gt,
-    "greater_or_equal": operator.ge,
-    "less": operator.lt,
-    "less_or_equal": operator.le,
-}
-NUMERIC = {"integer", "number", "currency", "percent"}
-LISTS = {"multichoice", "tags"}
-RELATIVE = re.compile(r"^today\s*(?:([+-])\s*(\d{1,4}))?$", re.IGNORECASE)
-MAX_PATTERN = 300
 MAX_CONDITIONS = 20
 
 
 def ops_for(f: Field) -> tuple[str, ...]:
-    """The operators that apply to a field's type."""
-    empty = ("is_empty", "is_not_empty")
-    if f.options is not None or f.type in {"choice", "lookup", "user"}:
-        return ("equals", "not_equals", *empty)
-    if f.type in TEXTUAL:
-        return (
-            "equals",
-            "not_equals",
-            "contains",
-            "not_contains",
-            "not_matches",
-            "matches",
-            *empty,
-        )
-    if f.type in NUMERIC | {"date", "datetime"}:
-        return ("equals", "not_equals", *ORDER, *empty)
-    if f.type in LISTS:
-        return ("contains", "not_contains", *empty)
-    if f.type == "bool":
-        return ("equals", "not_equals")
-    return empty
-
-
-def kind(f: Field) -> str:
-    """Fields of one kind can be compared with each other."""
-    if f.options is not None:
-        return f"options:{f.name}"
-    if f.type in NUMERIC:
-        return "number"
-    if f.type in TEXTUAL:
-        return "text"
-    if f.type == "lookup":
-        return f"lookup:{f.target}"
-    return f.type
-
-
-def others_for(otype, f: Field, op: str) -> list[Field]:
-    """The fields ``f`` may be compared with by ``op``."""
-    if op not in {"equals", "not_equals", *ORDER} or f.type in LISTS:
-        return []
-    return [g for g in otype.fields if g.name != f.name and kind(g) == kind(f)]
+    """The operators a validation rule offers for a field (a write is a change)."""
+    return conditions.ops_for(f, changes=True)
 
 
 # -- compiled rules: what a write checks ------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Condition:
-    field: Field
-    op: str
-    value: object = None
-    other: str | None = None
-    days: int | None = None  # a date relative to today: today + days
-    pattern: re.Pattern | None = None
-
-
-@dataclass(frozen=True)
 class Rule:
     id: int
     any: bool
-    conditions: tuple[Condition, ...]
+    tests: tuple
     field: str | None
     message: str
+    changes: bool  # a condition looks at what the write changes
 
 
 @meta.loader("validation")
@@ -162,8 +70,8 @@ def _compile(otype, rule: dict) -> Rule | None:
     """A rule ready to check; None when it names a field that is gone (not enforced)."""
     condition = rule.get("condition") or {}
     try:
-        items = tuple(_condition(otype, c) for c in condition.get("conditions") or ())
-    except (FieldError, KeyError, TypeError, ValueError, re.error):
+        items = tuple(conditions.compile(otype, c) for c in condition.get("conditions") or ())
+    except Broken:
         return None
     if not items:
         return None
@@ -171,46 +79,11 @@ def _compile(otype, rule: dict) -> Rule | None:
     return Rule(
         id=rule["id"],
         any=condition.get("match") == "any",
-        conditions=items,
+        tests=tuple(c.test for c in items),
         field=field if field in otype.by_name else None,
         message=rule["message"],
+        changes=any(c.op in conditions.CHANGE_OPS for c in items),
     )
-
-
-def _condition(otype, item: dict) -> Condition:
-    f = otype.by_name[item["field"]]
-    op = item["op"]
-    if op not in ops_for(f):
-        raise ValueError(op)
-    if op in NO_VALUE:
-        return Condition(f, op)
-    if item.get("other"):
-        other = otype.by_name[item["other"]]
-        if kind(other) != kind(f):
-            raise ValueError(item["other"])
-        return Condition(f, op, other=other.name)
-    raw = str(item["value"])
-    if op in {"matches", "not_matches"}:
-        return Condition(f, op, pattern=re.compile(raw))
-    if f.type in {"date", "datetime"} and (match := RELATIVE.match(raw)):
-        return Condition(f, op, days=_days(match))
-    return Condition(f, op, value=_stored(f, op, raw))
-
-
-def _days(match: re.Match) -> int:
-    sign, n = match.groups()
-    return (-1 if sign == "-" else 1) * int(n or 0)
-
-
-def _stored(f: Field, op: str, raw: str):
-    """The value a rule stores (its canonical string) as the record holds it."""
-    if f.type in {"lookup", "user"} or f.options is not None:
-        keys = {str(k): k for k, _ in f.options()} if f.options is not None else None
-        return keys[raw] if keys is not None else int(raw)
-    if f.type in LISTS or f.type == "choice":
-        return raw
-    loose = replace(f, required=False, retired=frozenset(), minimum=None, maximum=None)
-    return parse(loose, raw)
 
 
 # -- the check ----------------------------------------------------------------------------
@@ -226,87 +99,21 @@ def check(otype, record, values: dict, is_new: bool) -> None:
     def get(name: str):
         return values[name] if name in values else getattr(record, name, None)
 
-    today = _today()
+    changes = {}
+    if any(rule.changes for rule in rules):  # the record still holds the old values
+        changes = {
+            name: (None if is_new else getattr(record, name, None), new)
+            for name, new in values.items()
+        }
+    today = conditions.today
     errors: dict[str, str] = {}
     for rule in rules:
-        results = (_holds(c, get, today) for c in rule.conditions)
+        results = (test(get, changes, today) for test in rule.tests)
         if any(results) if rule.any else all(results):
             key = rule.field or TOP
             errors[key] = f"{errors[key]} {rule.message}" if key in errors else rule.message
     if errors:
         raise service.ValidationErrors(errors)
-
-
-def _today() -> Callable[[], tuple[date, str]]:
-    """The tenant's today and time zone, asked only if a rule compares with today."""
-    found: list = []
-
-    def today() -> tuple[date, str]:
-        if not found:
-            # Read once per unit of work: an import job checks thousands of rows.
-            info = session().info
-            tz = info.get("saas.validation.tz") or info.setdefault(
-                "saas.validation.tz", service._tz()
-            )
-            found.append((datetime.now(ZoneInfo(tz)).date(), tz))
-        return found[0]
-
-    return today
-
-
-def _empty(value) -> bool:
-    return value is None or value == "" or value == []
-
-
-def _holds(c: Condition, get: Callable, today: Callable) -> bool:
-    value = get(c.field.name)
-    if c.field.type == "bool":
-        value = bool(value)
-    if c.op == "is_empty":
-        return _empty(value)
-    if c.op == "is_not_empty":
-        return not _empty(value)
-    if c.pattern is not None:
-        if _empty(value):
-            return False
-        return (c.pattern.fullmatch(str(value)) is not None) == (c.op == "matches")
-    other = get(c.other) if c.other else c.value
-    if c.days is not None:
-        day, tz = today()
-        other = day + timedelta(days=c.days)
-        if isinstance(value, datetime):  # a time is compared by its day in the tenant's zone
-            value = value.astimezone(ZoneInfo(tz)).date()
-    if c.op in {"contains", "not_contains"}:
-        return _contains(c.field, value, other) == (c.op == "contains")
-    if c.op in {"equals", "not_equals"}:
-        return _same(value, other) == (c.op == "equals")
-    if _empty(value) or _empty(other):
-        return False
-    try:
-        return ORDER[c.op](_number(value), _number(other))
-    except TypeError:  # a trusted caller's value of another type: no comparison holds
-        return False
-
-
-def _number(value):
-    return Decimal(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _same(value, other) -> bool:
-    if _empty(value) or _empty(other):
-        return _empty(value) and _empty(other)
-    if isinstance(value, str) and isinstance(other, str):
-        return value.casefold() == other.casefold()
-    return value == other
-
-
-def _contains(f: Field, value, part) -> bool:
-    if _empty(value):
-        return False
-    if f.type in LISTS:
-        items = value if isinstance(value, list | tuple) else [value]
-        return str(part).casefold() in {str(v).casefold() for v in items}
-    return str(part).casefold() in str(value).casefold()
 
 
 # -- the admin's rules -----------------------------------------------------------------
@@ -357,7 +164,9 @@ def save(otype, rule: ValidationRule | None, form) -> ValidationRule:
         errors["match"] = _l("Choose “all” or “any”.")
     items = []
     for i, row in enumerate(form_rows(form)):
-        item = _read_row(otype, i, row, errors)
+        if not any(row.values()):
+            continue
+        item = conditions.read_row(otype, row, f"cond-{i}-", errors, changes=True)
         if item is not None:
             items.append(item)
     if not items and not any(k.startswith("cond-") for k in errors):
@@ -423,123 +232,6 @@ def form_rows(form) -> list[dict[str, str]]:
     while rows and not any(rows[-1].values()):
         rows.pop()
     return rows
-
-
-def _read_row(otype, i: int, row: dict, errors: dict) -> dict | None:
-    """One condition item from a form row; None (and an error) when it is not valid."""
-    key = f"cond-{i}-"
-    if not any(row.values()):
-        return None
-    f = otype.field(row["field"])
-    if f is None:
-        errors[key + "field"] = _l("Choose a field from the list.")
-        return None
-    op = row["op"]
-    if op not in ops_for(f):
-        errors[key + "op"] = _l("Choose what to check about %(label)s.", label=f.label)
-        return None
-    if op in NO_VALUE:
-        return {"field": f.name, "op": op}
-    if row["other"]:
-        if row["value"]:
-            errors[key + "value"] = _l("Compare with a value or with another field, not both.")
-        elif row["other"] not in {g.name for g in others_for(otype, f, op)}:
-            errors[key + "other"] = _l(
-                "Choose a field %(label)s can be compared with.", label=f.label
-            )
-        else:
-            return {"field": f.name, "op": op, "other": row["other"]}
-        return None
-    if not row["value"]:
-        errors[key + "value"] = _l("Enter the value to compare with, or choose another field.")
-        return None
-    try:
-        return {"field": f.name, "op": op, "value": _canonical(otype, f, op, row["value"])}
-    except FieldError as exc:
-        errors[key + "value"] = str(exc)
-    except service.ValidationErrors as exc:
-        errors[key + "value"] = " ".join(exc.errors.values())
-    return None
-
-
-def _canonical(otype, f: Field, op: str, raw: str) -> str:
-    """The value to store for a condition, checked against the field's type."""
-    if op in {"matches", "not_matches"}:
-        return _pattern(raw)
-    if f.type in {"date", "datetime"} and (match := RELATIVE.match(raw)):
-        days = _days(match)
-        return f"today{days:+d}" if days else "today"
-    if f.options is not None:
-        for key, label in f.options():
-            if raw == str(key) or raw.casefold() == str(label).casefold():
-                return str(key)
-        raise FieldError(_l("%(label)s: choose one from the list.", label=f.label))
-    loose = replace(f, required=False, retired=frozenset())
-    if f.type in {"lookup", "user"}:
-        if f.editable:
-            return str(service.validate(otype, {f.name: raw}, partial=True)[f.name])
-        return str(int(parse(loose, raw)))
-    if f.type in TEXTUAL:
-        if len(raw) > 500:
-            raise FieldError(_l("%(label)s: use at most 500 characters.", label=f.label))
-        return raw
-    if f.type == "tags":
-        if "," in raw:
-            raise FieldError(_l("%(label)s: enter one tag.", label=f.label))
-        return raw
-    value = parse(loose, raw, tz=service._tz())
-    if f.type == "multichoice":
-        if len(value) != 1:
-            raise FieldError(_l("%(label)s: choose one value.", label=f.label))
-        return value[0]
-    if f.type == "bool":
-        return "yes" if value else "no"
-    return value.isoformat() if isinstance(value, date) else str(value)
-
-
-def _pattern(raw: str) -> str:
-    if len(raw) > MAX_PATTERN:
-        raise FieldError(_l("Use a pattern of at most %(n)d characters.", n=MAX_PATTERN))
-    try:
-        parsed = sre_parse.parse(raw)
-    except re.error as exc:
-        raise FieldError(
-            _l(
-                "That is not a valid pattern (%(reason)s). Example: ^[A-Z]{2}[0-9]{6}$",
-                reason=exc.msg,
-            )
-        ) from None
-    if _nested_repeat(parsed):
-        # Python's re has no time limit, and this runs on every save.
-        raise FieldError(
-            _l(
-                "A repetition inside a repetition, like (a+)+, can take very long on some "
-                "values; write the pattern without it."
-            )
-        )
-    return raw
-
-
-def _nested_repeat(items, inside: bool = False) -> bool:
-    """Does an unbounded repetition contain another one (the cause of runaway matching)?"""
-    for op, av in items:
-        name, children, nested = str(op), [], inside
-        if name in {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}:
-            unbounded = av[1] == MAXREPEAT or av[1] > 50
-            if inside and unbounded:
-                return True
-            children, nested = [av[2]], inside or unbounded
-        elif name == "SUBPATTERN":
-            children = [av[-1]]
-        elif name == "BRANCH":
-            children = av[1]
-        elif name in {"ASSERT", "ASSERT_NOT"}:
-            children = [av[1]]
-        elif name == "ATOMIC_GROUP":
-            children = [av]
-        if any(_nested_repeat(child, nested) for child in children):
-            return True
-    return False
 
 
 service.checks.append(check)

@@ -4,7 +4,8 @@ A submitted rule (from the builder form or a test) has the user's raw values:
 ``{"object", "name", "active", "trigger": {...}, "match", "conditions": [...],
 "actions": [...]}``. :func:`validate` turns it into the stored, canonical rule
 (values parsed by each field's own parser: "Won" for a deal's stage becomes the
-stage's id) or raises :class:`RuleErrors` keyed by the builder's input names.
+stage's id) or raises :class:`RuleErrors` keyed by the builder's input names. Conditions
+and the trigger's from / to values are :mod:`saas.modules.customization.conditions`'.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import has_request_context
 from flask_babel import lazy_gettext as _l
 
+from saas.modules.customization import conditions
+from saas.modules.customization.conditions import read_row, shown  # noqa: F401  (actions)
 from saas.modules.records import service as records
-from saas.modules.records.fields import TEXTUAL, Field, FieldError, form_value, parse
-from saas.modules.records.registry import ObjectType, all_types, get
+from saas.modules.records.fields import Field, FieldError, form_value
+from saas.modules.records.registry import ObjectType, all_types
 
 TRIGGERS = {
     "created": _l("A record is created"),
@@ -34,22 +35,7 @@ TRIGGERS = {
     "schedule": _l("On a schedule"),
 }
 TIMED = {"date", "schedule"}
-OPERATORS = {
-    "equals": _l("equals"),
-    "not_equals": _l("does not equal"),
-    "gt": _l("is greater than / after"),
-    "lt": _l("is less than / before"),
-    "contains": _l("contains"),
-    "empty": _l("is empty"),
-    "not_empty": _l("is not empty"),
-    "changed": _l("changed"),
-    "changed_to": _l("changed to"),
-    "changed_from": _l("changed from"),
-}
-NO_VALUE = {"empty", "not_empty", "changed"}
-CHANGE_OPS = {"changed", "changed_to", "changed_from"}
-ORDERED = {"integer", "number", "currency", "percent", "date", "datetime"}
-LISTS = {"multichoice", "tags"}
+CHANGING = {"created", "updated", "field_changed"}  # triggers whose rules see a change
 ACTIONS = {
     "update": _l("Update a field"),
     "task": _l("Create a task"),
@@ -121,65 +107,6 @@ def typed(f: Field, value):
     return value
 
 
-def _option(f: Field, raw):
-    """A stage (or other run-time option) by its id or its name."""
-    options = f.options()
-    ids = {i for i, _ in options}
-    text = str(raw).strip()
-    if text.lstrip("-").isdigit() and int(text) in ids:
-        return int(text)
-    wanted = text.casefold()
-    found = [i for i, label in options if str(label).casefold() == wanted]
-    if not found:  # "Won" for "Sales › Won" when there are several pipelines
-        found = [i for i, label in options if str(label).split(" › ")[-1].casefold() == wanted]
-    if len(found) == 1:
-        return found[0]
-    names = ", ".join(str(label) for _, label in options[:20])
-    if found:
-        message = _l(
-            "%(label)s: several are named “%(name)s”; choose one of %(options)s.",
-            label=f.label,
-            name=text,
-            options=names,
-        )
-        raise FieldError(message)
-    raise FieldError(_l("%(label)s: choose one of %(options)s.", label=f.label, options=names))
-
-
-def parse_value(f: Field, raw):
-    """The canonical value of ``raw`` for field ``f`` (raises FieldError with the reason)."""
-    if f.options is not None:
-        return _option(f, raw)
-    value = parse(replace(f, required=False), raw, tz=tz())
-    if f.type in {"user", "lookup"} and value is not None:
-        value = records.resolve(f, value)  # the service's one check of ids
-    return canonical(value)
-
-
-def shown(f: Field | None, value) -> str:
-    """A value as people read it in the run history and the dry run."""
-    if value is None or value == "" or value == []:
-        return "—"
-    if f is None:
-        return str(value)
-    if isinstance(value, list):
-        return ", ".join(shown(replace(f, type="choice"), v) for v in value)
-    if f.options is not None:
-        return str(dict(f.options()).get(value, value))
-    if f.choices:
-        return f.choice_label(value)
-    if f.type == "user":
-        return records.member_names().get(value, f"#{value}")
-    if f.type == "lookup":
-        return records.titles(get(f.target), [value]).get(value, f"#{value}")
-    if f.type == "bool":
-        return str(_l("Yes") if value else _l("No"))
-    if f.type == "datetime":
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return moment.astimezone(ZoneInfo(tz())).strftime("%Y-%m-%d %H:%M")
-    return str(canonical(value))
-
-
 def form_text(f: Field | None, value) -> str:
     """A stored value as the builder's input shows it."""
     if value is None or f is None:
@@ -193,6 +120,18 @@ def form_text(f: Field | None, value) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def condition_text(f: Field | None, op: str, text) -> str:
+    """A stored condition or trigger value as the builder's input shows it."""
+    if text is None or f is None or op in conditions.PATTERN_OPS:
+        return "" if text is None else str(text)
+    if conditions.RELATIVE.match(str(text)):
+        return str(text)
+    try:
+        return form_text(f, conditions.parsed(f, text))
+    except (KeyError, ValueError):  # a stage that is gone: shown as stored
+        return str(text)
 
 
 # -- checking a submitted rule -------------------------------------------------------------
@@ -247,10 +186,11 @@ def validate(raw: Mapping) -> dict:
         errors["match"] = _l("Choose whether all or any of the conditions must hold.")
     trigger = _trigger(otype, raw.get("trigger") or {}, errors)
     conditions = []
+    changes = trigger.get("kind") in CHANGING
     for i, row in enumerate(raw.get("conditions") or ()):
-        if not _text(row.get("field")) and not _text(row.get("value")):
+        if not any(_text(row.get(key)) for key in ("field", "value", "other")):
             continue  # an empty row of the form
-        found = _condition(otype, trigger.get("kind"), row, f"c-{i}-", errors)
+        found = read_row(otype, row, f"c-{i}-", errors, changes=changes)
         if found is not None:
             conditions.append(found)
     if len(conditions) > MAX_CONDITIONS:
@@ -300,9 +240,11 @@ def _trigger(otype: ObjectType, raw: Mapping, errors: dict) -> dict:
                 trigger[key] = None
                 continue
             try:
-                trigger[key] = parse_value(f, text)
+                trigger[key] = conditions.canonical(otype, f, "equals", text)
             except FieldError as exc:
                 errors[f"trigger_{key}"] = exc
+            except records.ValidationErrors as exc:
+                errors[f"trigger_{key}"] = " ".join(exc.errors.values())
     elif kind == "date":
         try:
             trigger["offset"] = _int(raw.get("offset"), -MAX_OFFSET, MAX_OFFSET, 0)
@@ -322,50 +264,6 @@ def _trigger(otype: ObjectType, raw: Mapping, errors: dict) -> dict:
             except ValueError:
                 errors["trigger_hour"] = _l("Hour: a whole number from 0 to 23.")
     return trigger
-
-
-def _condition(otype, trigger_kind, row: Mapping, key: str, errors: dict) -> dict | None:
-    f = otype.field(_text(row.get("field")))
-    if f is None:
-        errors[key + "field"] = _l("Choose a field.")
-        return None
-    op = row.get("op")
-    if op not in OPERATORS:
-        errors[key + "op"] = _l("Choose how to compare.")
-        return None
-    if op in CHANGE_OPS and trigger_kind not in {"created", "updated", "field_changed"}:
-        errors[key + "op"] = _l(
-            "“%(op)s” needs a rule that runs when a record is created or changed.",
-            op=OPERATORS[op],
-        )
-        return None
-    if op in {"gt", "lt"} and (f.type not in ORDERED or f.options is not None):
-        errors[key + "op"] = _l("Greater and less compare numbers, amounts and dates.")
-        return None
-    if op == "contains" and f.type not in TEXTUAL | LISTS:
-        errors[key + "op"] = _l("“contains” looks into text, tags and multi-select fields.")
-        return None
-    condition = {"field": f.name, "op": op, "value": None}
-    if op in NO_VALUE:
-        return condition
-    text = _text(row.get("value"))
-    if not text:
-        errors[key + "value"] = _l("Give the value to compare with.")
-        return None
-    try:
-        if op == "contains" and f.type in TEXTUAL:
-            condition["value"] = text[:200]
-        elif op == "contains":
-            condition["value"] = parse_value(f, text)[0] if f.type == "multichoice" else text
-        else:
-            condition["value"] = parse_value(f, text)
-    except FieldError as exc:
-        errors[key + "value"] = exc
-        return None
-    except IndexError:
-        errors[key + "value"] = _l("Give the value to compare with.")
-        return None
-    return condition
 
 
 def _action(otype, trigger_kind, row: Mapping, key: str, errors: dict) -> dict | None:

@@ -2,7 +2,7 @@
 add, remove and reorder rows by re-rendering the page (so it works without JavaScript).
 
 Inputs: ``object``, ``name``, ``active``, ``trigger`` and ``trigger_<param>``,
-``match``, ``c_rows`` and ``c-<i>-field|op|value``, ``a_rows`` and ``a-<i>-kind``
+``match``, ``c_rows`` and ``c-<i>-field|op|value|other``, ``a_rows`` and ``a-<i>-kind``
 with ``a-<i>-<param>``. Errors use the same names.
 """
 
@@ -33,7 +33,7 @@ def blank(object_name: str = "deal") -> dict:
 
 
 def empty_condition() -> dict:
-    return {"field": "", "op": "equals", "value": ""}
+    return {"field": "", "op": "equals", "value": "", "other": ""}
 
 
 def empty_action() -> dict:
@@ -50,7 +50,7 @@ def submitted(form: Mapping) -> dict:
     trigger = {key: form.get(f"trigger_{key}", "") for key in TRIGGER_PARAMS}
     trigger["kind"] = form.get("trigger", "")
     conditions = [
-        {key: form.get(f"c-{i}-{key}", "") for key in ("field", "op", "value")}
+        {key: form.get(f"c-{i}-{key}", "") for key in ("field", "op", "value", "other")}
         for i in range(_rows(form, "c_rows", MAX_CONDITIONS))
     ]
     actions = []

@@ -1,22 +1,24 @@
 """Rules compiled once per cached load: cheap tests on every write, SQL for timed rules.
 
-A stored rule becomes a :class:`Compiled` rule whose trigger and conditions are
-closures over already-parsed values, so that a write only compares values; a
-write that no rule is interested in costs a dictionary lookup (see ``engine``).
+A stored rule becomes a :class:`Compiled` rule whose trigger and conditions
+(:mod:`saas.modules.customization.conditions`) are closures over already-parsed
+values, so that a write only compares values; a write that no rule is interested
+in costs a dictionary lookup (see ``engine``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, any_, false, func, not_, or_, true
+from sqlalchemy import and_, or_, true
 
-from saas.modules.records.fields import TEXTUAL, Field
+from saas.modules.customization import conditions
+from saas.modules.customization.conditions import Condition, same, today
+from saas.modules.records.fields import Field
 from saas.modules.records.registry import ObjectType, get
-from saas.modules.workflows.definition import LISTS, shown, typed
 
 MISSING = object()
+equal = same  # what the actions call a change (the conditions' equality)
 
 
 class BrokenRule(ValueError):
@@ -26,154 +28,6 @@ class BrokenRule(ValueError):
 def value_of(record, changes: dict, name: str):
     """The record's value now: after the write, and after earlier rules' updates."""
     return getattr(record, name, None)
-
-
-def _fold(v):
-    return v.casefold() if isinstance(v, str) else v
-
-
-def equal(a, b) -> bool:
-    """Equal as people mean it: text ignores case, lists ignore order."""
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return sorted(map(_fold, a)) == sorted(map(_fold, b))
-    try:
-        return _fold(a) == _fold(b)
-    except TypeError:
-        return False
-
-
-def empty(v) -> bool:
-    return v is None or v == "" or v == [] or v is False
-
-
-def _ordered(a, b, op: str) -> bool:
-    if a is None or b is None:
-        return False
-    try:
-        return a > b if op == "gt" else a < b
-    except TypeError:
-        return False
-
-
-def _contains(a, b) -> bool:
-    if a is None:
-        return False
-    if isinstance(a, list | tuple):
-        return _fold(b) in map(_fold, a)
-    return str(b).casefold() in str(a).casefold()
-
-
-def _tester(name: str, op: str, value) -> Callable[[object, dict], bool]:
-    """A closure testing one condition: built once per cached load, called per write, so
-    it does as little as possible (no operator dispatch, no attribute lookups)."""
-    if op in {"changed", "changed_to", "changed_from"}:
-        pick = 1 if op == "changed_to" else 0
-
-        def changed(record, changes) -> bool:
-            pair = changes.get(name)
-            if pair is None or equal(pair[0], pair[1]):
-                return False
-            return op == "changed" or equal(pair[pick], value)
-
-        return changed
-    if op in {"gt", "lt"}:
-        greater = op == "gt"
-
-        def ordered(record, changes) -> bool:
-            v = getattr(record, name, None)
-            if v is None:
-                return False
-            try:
-                return v > value if greater else v < value
-            except TypeError:
-                return False
-
-        return ordered
-    if op in {"equals", "not_equals"}:
-        negate = op == "not_equals"
-        if value is None or isinstance(value, str | list | tuple):
-            return lambda record, changes: equal(getattr(record, name, None), value) is not negate
-        if isinstance(value, bool):  # an unset checkbox is "no"
-            return lambda record, changes: bool(getattr(record, name, None)) is (value ^ negate)
-
-        def same(record, changes) -> bool:  # numbers and dates: a plain comparison
-            v = getattr(record, name, None)
-            return (v is not None and v == value) is not negate
-
-        return same
-    if op == "contains":
-        return lambda record, changes: _contains(getattr(record, name, None), value)
-    if op == "empty":
-        return lambda record, changes: empty(getattr(record, name, None))
-    return lambda record, changes: not empty(getattr(record, name, None))  # not_empty
-
-
-@dataclass
-class Condition:
-    f: Field
-    op: str
-    value: object  # typed like the record's value
-    raw: object  # canonical, as stored
-    test: Callable[[object, dict], bool] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.test = _tester(self.f.name, self.op, self.value)
-
-    def explain(self, record, changes: dict, *, assume_changes: bool = False) -> dict:
-        """What was compared (for the run history and the dry run); ``ok`` is None when a
-        change cannot be known (a dry run over existing records) and is assumed."""
-        name = self.f.name
-        if self.op in {"changed", "changed_from"} and assume_changes and name not in changes:
-            ok = None
-        elif self.op == "changed_to" and assume_changes and name not in changes:
-            ok = equal(value_of(record, changes, name), self.value)
-        else:
-            ok = self.test(record, changes)
-        actual = value_of(record, changes, name)
-        return {
-            "field": name,
-            "op": self.op,
-            "value": None if self.value is None else shown(self.f, self.value),
-            "actual": shown(self.f, actual),
-            "ok": ok,
-        }
-
-    def clause(self, otype: ObjectType):
-        """The condition as SQL over the object's table (timed rules: no changes there)."""
-        col, v, f = otype.column(self.f.name), self.value, self.f
-        text = f.type in TEXTUAL
-        if self.op in {"equals", "not_equals"}:
-            if f.type == "bool":
-                found = col.is_(True) if v else or_(col.is_(None), col.is_(False))
-            elif text:
-                found = func.lower(col) == str(v).lower()
-            else:
-                found = col == v
-            return found if self.op == "equals" else or_(not_(found), col.is_(None))
-        if self.op == "gt":
-            return col > v
-        if self.op == "lt":
-            return col < v
-        if self.op == "contains":
-            if f.type in LISTS:
-                return v == any_(col)
-            escaped = str(v).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return col.ilike(f"%{escaped}%", escape="\\")
-        if f.type in LISTS:
-            blank = or_(col.is_(None), func.cardinality(col) == 0)
-        elif f.type == "bool":
-            blank = or_(col.is_(None), col.is_(False))
-        elif text:
-            blank = or_(col.is_(None), col == "")
-        else:
-            blank = col.is_(None)
-        if self.op == "empty":
-            return blank
-        if self.op == "not_empty":
-            return not_(blank)
-        return false()  # change operators never hold without a change
 
 
 @dataclass
@@ -217,18 +71,28 @@ class Compiled:
         """Called for every write the rule is interested in: kept to plain loops."""
         if self.trigger_field is not None and not self.triggered(changes):
             return False
+        tests = self._tests
+        if not tests:
+            return True
+
+        def get(name: str):
+            return getattr(record, name, None)
+
         if self.match_any:
-            for test in self._tests:
-                if test(record, changes):
+            for test in tests:  # noqa: SIM110
+                if test(get, changes, today):
                     return True
-            return not self._tests
-        for test in self._tests:  # noqa: SIM110  (no generator object per write)
-            if not test(record, changes):
+            return False
+        for test in tests:  # noqa: SIM110  (no generator object per write)
+            if not test(get, changes, today):
                 return False
         return True
 
     def explain(self, record, changes: dict, *, assume_changes: bool = False) -> list[dict]:
-        return [c.explain(record, changes, assume_changes=assume_changes) for c in self.conditions]
+        def get(name: str):
+            return getattr(record, name, None)
+
+        return [c.explain(get, changes, today, assume=assume_changes) for c in self.conditions]
 
     def where(self, otype: ObjectType):
         """The conditions as one SQL clause."""
@@ -241,12 +105,12 @@ class Compiled:
 def compile_rule(row: dict) -> Compiled:
     """A stored rule (plain dict) compiled against the current tenant's fields."""
     otype = get(row["object"])
-    conditions = []
+    compiled = []
     for cond in row["conditions"]:
-        f = otype.field(cond["field"])
-        if f is None:
-            raise BrokenRule(cond["field"])
-        conditions.append(Condition(f, cond["op"], typed(f, cond.get("value")), cond.get("value")))
+        try:
+            compiled.append(conditions.compile(otype, cond))
+        except conditions.Broken as exc:
+            raise BrokenRule(str(exc)) from None
     for action in row["actions"]:
         if action["kind"] == "update" and otype.field(action["field"]) is None:
             raise BrokenRule(action["field"])
@@ -257,7 +121,7 @@ def compile_rule(row: dict) -> Compiled:
         position=row["position"],
         trigger=row["trigger"],
         match_any=row["match"] == "any",
-        conditions=conditions,
+        conditions=compiled,
         actions=row["actions"],
     )
     name = row["trigger"].get("field")
@@ -268,7 +132,10 @@ def compile_rule(row: dict) -> Compiled:
         rule.trigger_field = f
         for key, attr in (("from", "trigger_from"), ("to", "trigger_to")):
             if row["trigger"].get(key) is not None:
-                setattr(rule, attr, typed(f, row["trigger"][key]))
+                try:
+                    setattr(rule, attr, conditions.parsed(f, row["trigger"][key]))
+                except (KeyError, ValueError):  # a stage that is gone
+                    raise BrokenRule(name) from None
     return rule
 
 

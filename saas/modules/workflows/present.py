@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from saas.modules.customization.conditions import (
+    CHANGE_OPS,
+    OPS,
+    PATTERN_OPS,
+    RELATIVE,
+    ops_for,
+    others_for,
+    parsed,
+    shown,
+)
 from saas.modules.records.registry import ObjectType, get
 from saas.modules.workflows import definition
-from saas.modules.workflows.definition import ACTIONS, OPERATORS, TRIGGERS, shown, typed
+from saas.modules.workflows.definition import ACTIONS, TRIGGERS
 
 EVENTS = {
     "created": _l("created"),
@@ -37,7 +47,7 @@ def field_label(object_name: str, name: str) -> str:
 
 
 def op(name: str) -> str:
-    return str(OPERATORS.get(name, name))
+    return str(OPS.get(name, name))
 
 
 def action(kind: str) -> str:
@@ -61,9 +71,9 @@ def trigger(object_name: str, spec: dict) -> str:
     if kind == "field_changed":
         text = str(_l("%(field)s changes", field=label))
         if spec.get("from") is not None:
-            text += " " + str(_l("from %(value)s", value=shown(f, typed(f, spec["from"]))))
+            text += " " + str(_l("from %(value)s", value=_value(f, "equals", spec["from"])))
         if spec.get("to") is not None:
-            text += " " + str(_l("to %(value)s", value=shown(f, typed(f, spec["to"]))))
+            text += " " + str(_l("to %(value)s", value=_value(f, "equals", spec["to"])))
         return text
     if kind == "date":
         days = int(spec.get("offset") or 0)
@@ -79,14 +89,40 @@ def trigger(object_name: str, spec: dict) -> str:
     return str(TRIGGERS.get(kind, kind or ""))
 
 
+def _value(f, op_name: str, text) -> str:
+    """A stored condition value as people read it."""
+    if f is None or op_name in PATTERN_OPS or RELATIVE.match(str(text)):
+        return str(text)
+    try:
+        return shown(f, parsed(f, text))
+    except (KeyError, ValueError):  # a stage that is gone
+        return str(text)
+
+
 def condition(object_name: str, spec: dict) -> str:
     otype = _otype(object_name)
     f = otype.field(spec["field"]) if otype is not None else None
     text = f"{field_label(object_name, spec['field'])} {op(spec['op'])}"
-    if spec.get("value") is not None:
-        value = shown(f, typed(f, spec["value"])) if f is not None else str(spec["value"])
-        text += " " + value
+    if spec.get("other"):
+        text += " " + field_label(object_name, spec["other"])
+    elif spec.get("value") is not None:
+        text += " " + _value(f, spec["op"], spec["value"])
     return text
+
+
+def condition_ops(f, trigger_kind: str | None, chosen: str = "") -> list[tuple[str, str]]:
+    """The operators a condition row offers: those of its field, the change ones only
+    when the trigger brings a change (and the one chosen, so that its error shows)."""
+    changes = trigger_kind in definition.CHANGING
+    keys = [k for k in OPS if changes or k not in CHANGE_OPS] if f is None else ops_for(f, changes)
+    if chosen in OPS and chosen not in keys:
+        keys = [*keys, chosen]
+    return [(key, str(OPS[key])) for key in keys]
+
+
+def condition_others(otype: ObjectType, f) -> list:
+    """The fields a condition row's field can be compared with."""
+    return others_for(otype, f, "equals") if f is not None else []
 
 
 def record_runs(object_name: str, record_id: int, limit: int = 20):
@@ -106,9 +142,11 @@ class Words:
     status = staticmethod(status)
     trigger = staticmethod(trigger)
     condition = staticmethod(condition)
+    condition_ops = staticmethod(condition_ops)
+    condition_others = staticmethod(condition_others)
     record_runs = staticmethod(record_runs)
     triggers = TRIGGERS
-    operators = OPERATORS
+    operators = OPS
     actions = ACTIONS
     every = definition.EVERY
 

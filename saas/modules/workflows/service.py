@@ -19,7 +19,7 @@ from saas.modules.records import service as records
 from saas.modules.records.registry import get
 from saas.modules.workflows import definition
 from saas.modules.workflows.actions import PREVIEW, ActionError, Context
-from saas.modules.workflows.definition import RuleErrors, form_text, tz
+from saas.modules.workflows.definition import RuleErrors, condition_text, form_text, tz
 from saas.modules.workflows.matching import (
     MISSING,
     BrokenRule,
@@ -162,9 +162,10 @@ def as_submitted(rule: WorkflowRule) -> dict:
     trigger = dict(rule.trigger)
     f = otype.field(trigger.get("field") or "")
     for key in ("from", "to"):
-        trigger[key] = form_text(f, trigger.get(key))
+        trigger[key] = condition_text(f, "equals", trigger.get(key))
     conditions = [
-        {**c, "value": form_text(otype.field(c["field"]), c.get("value"))} for c in rule.conditions
+        {**c, "value": condition_text(otype.field(c["field"]), c["op"], c.get("value"))}
+        for c in rule.conditions
     ]
     actions = []
     for a in rule.actions:
