@@ -1059,3 +1059,25 @@ def test_an_update_the_database_refuses_is_an_error_of_the_run_only(client):
     assert values == {first: "X1", second: None}
     assert [r.status for r in runs(slug, rid)] == ["ok", "error"]
     assert "already has this value" in runs(slug, rid)[1].detail["actions"][0]["error"]
+
+
+def test_a_scheduled_rule_with_a_python_pattern_fires_only_where_it_matches(app, client):
+    """Patterns are Python's: the sweep's SQL keeps every candidate, Python decides."""
+    from saas.modules.workflows.jobs import fire_timers
+
+    slug, email = signup(client)
+    me = user_id(email)
+    rid = rule(
+        slug,
+        name="Coded names",
+        trigger={"kind": "schedule", "every": "hourly"},
+        conditions=[{"field": "name", "op": "matches", "value": r"(?P<code>[A-Z]{2})-\d+"}],
+        actions=[{"kind": "update", "field": "description", "value": "coded"}],
+    )
+    coded, plain = make(slug, "deal", me, name="AB-12"), make(slug, "deal", me, name="Plain")
+    with db.scope(tenant_ref(slug)) as s:
+        s.execute(update(WorkflowRule).values(created_at=datetime.now(UTC) - timedelta(days=1)))
+    with app.app_context(), db.scope(tenant_ref(slug)):
+        assert fire_timers()["schedule"] == 1
+    assert [r.record_id for r in runs(slug, rid)] == [coded]
+    assert deal(slug, coded).description == "coded" and deal(slug, plain).description is None

@@ -33,7 +33,7 @@ from re._constants import MAXREPEAT
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, any_, false, func, literal, not_, or_
+from sqlalchemy import any_, false, func, literal, not_, or_, true
 
 from saas.db import session
 from saas.modules.records import service as records
@@ -341,8 +341,9 @@ class Condition:
         if op in EMPTY_OPS:
             return _blank(f, col) if op == "is_empty" else not_(_blank(f, col))
         if self.pattern is not None:
-            found = col.op("~")(f"^(?:{self.text})$")
-            return and_(not_(_blank(f, col)), found if op == "matches" else not_(found))
+            # PostgreSQL's regular expressions are not Python's: the SQL keeps every
+            # candidate and the caller tests the pattern in Python (see workflows.jobs).
+            return true()
         if op in {"contains", "not_contains"}:
             if f.type in LISTS:
                 found = literal(str(self.value)) == any_(col)

@@ -247,6 +247,8 @@ def _fire_dates(rule: Compiled, today, zone) -> int:
         batch = list(session().execute(stmt).scalars())
         meta.attach(otype, batch)
         for record in batch:
+            if not rule.matches(record, {}):  # what the SQL could not test (patterns)
+                continue
             due_on = due_of(getattr(record, rule.trigger_field.name))
             claimed = (
                 session()
@@ -305,8 +307,10 @@ def _fire_schedule(rule: Compiled, now: datetime) -> int:
         )
         meta.attach(otype, batch)
         for record in batch:
-            engine.fire(rule, otype, record, "schedule")
             after = record.id
+            if not rule.matches(record, {}):  # what the SQL could not test (patterns)
+                continue
+            engine.fire(rule, otype, record, "schedule")
             count += 1
         if len(batch) < BATCH:
             break
