@@ -479,3 +479,16 @@ def test_a_descending_sort_lists_values_first_then_empty_ones_across_pages(clien
         lq = listing.parse_args(otype, MultiDict({"sort": f"-{score}"}))
         exported = s.execute(listing.statement(otype, lq)).scalars().all()
         assert [r.id for r in exported] == expected
+
+
+def test_an_api_name_taken_meanwhile_is_a_sentence_not_an_error(client, monkeypatch):
+    """Two admins adding the same field at once: the second is told to choose another."""
+    from saas.modules.customization import service as fields_service
+
+    slug, _email = signup(client)
+    assert add_field(client, slug, label="Region", name="region")[0].status_code == 302
+    # As if the first one had not been committed when the second chose its name:
+    monkeypatch.setattr(fields_service, "column_name", lambda label, otype, wanted="": "cf_region")
+    resp, _name = add_field(client, slug, label="Region 2", name="region")
+    assert resp.status_code == 400
+    assert "already has a field named cf_region" in resp.get_data(as_text=True)

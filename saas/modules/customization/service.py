@@ -15,7 +15,7 @@ from dataclasses import replace
 from flask_babel import lazy_gettext as _l
 from slugify import slugify
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from saas.db import session
 from saas.jobs import enqueue
@@ -189,8 +189,20 @@ def add_field(otype: ObjectType, form: Mapping) -> CustomField:
     if errors:
         raise FieldChangeError(errors)
     cf.index_state = "ready" if cf.unique else ("building" if cf.indexed else "none")
-    session().add(cf)
-    session().flush()
+    try:
+        with session().begin_nested():
+            session().add(cf)
+            session().flush()
+    except IntegrityError:  # another admin added the same API name a moment ago
+        raise FieldChangeError(
+            {
+                "name": _l(
+                    "%(object)s already has a field named %(name)s; choose another.",
+                    object=otype.label,
+                    name=cf.name,
+                )
+            }  # fmt: skip
+        ) from None
     _ddl(ddl.add_column(otype, types.to_field(cf), default))
     _place(otype, cf.name, str(form.get("section") or "details"), _flag(form, "in_list"))
     meta.changed()
