@@ -492,3 +492,31 @@ def test_an_api_name_taken_meanwhile_is_a_sentence_not_an_error(client, monkeypa
     resp, _name = add_field(client, slug, label="Region 2", name="region")
     assert resp.status_code == 400
     assert "already has a field named cf_region" in resp.get_data(as_text=True)
+
+
+def test_a_big_tables_type_change_runs_on_a_worker_and_the_page_tells_the_outcome(
+    client, run_jobs, monkeypatch
+):
+    from saas.modules.customization import convert
+
+    monkeypatch.setattr(convert, "IN_REQUEST_ROWS", -1)  # every table counts as big
+    slug, _email = signup(client)
+    _resp, size = add_field(client, slug, label="Headcount")
+    good = make(slug, "contact", last_name="Good", **{size: "1,250"})
+    with db.scope(tenant_ref(slug)) as s:
+        field_id = s.execute(select(CustomField.id).where(CustomField.name == size)).scalar()
+    url = f"/app/{slug}/customize/contacts/fields/{field_id}"
+    resp = post(client, f"{url}/type", {"type": "number"})
+    assert resp.status_code == 302
+    assert "in the background" in client.get(url).get_data(as_text=True)
+    assert post(client, f"{url}/type", {"type": "date"}).status_code == 400  # one at a time
+    run_jobs()
+    assert "Converted to Number: 1 values." in client.get(url).get_data(as_text=True)
+    assert contact_value(slug, good, size) == 1250
+
+    make(slug, "contact", last_name="Bad", **{size: "7"})
+    assert post(client, f"{url}/type", {"type": "date"}).status_code == 302
+    run_jobs()
+    page = client.get(url).get_data(as_text=True)
+    assert "The change to Date was not made: 2 values would not convert to Date" in page
+    assert contact_value(slug, good, size) == 1250  # nothing changed

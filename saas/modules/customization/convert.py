@@ -34,6 +34,58 @@ from saas.modules.records.registry import ObjectType
 
 TEMP = "cf_tmp_convert"
 EXAMPLES = 3
+# Above this many rows a conversion runs on a worker: its UPDATE of every row would
+# outlast a web request (about 90 s for a million rows).
+IN_REQUEST_ROWS = 50_000
+
+
+def estimated_rows(otype: ObjectType) -> int:
+    """PostgreSQL's estimate of the object's table size (no scan)."""
+    table = otype.model.__table__
+    found = (
+        session()
+        .execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+            {"t": f"{ddl.table_name(otype)}"},
+        )
+        .scalar()
+    )
+    return max(0, int(found or 0)) if table is not None else 0
+
+
+def queue(otype: ObjectType, cf: CustomField, new_type: str, form) -> None:
+    """Convert on a worker; the field's page shows the state until it is done."""
+    from saas.modules.customization.jobs import convert_field
+
+    if (cf.options or {}).get("conversion", {}).get("state") == "queued":
+        raise FieldChangeError({"type": _l("A change of type is already on its way.")})
+    if new_type not in types.TYPES or new_type == cf.type:
+        raise FieldChangeError({"type": _l("Choose the type of the field.")})
+    conversion = {"state": "queued", "to": new_type, "choices": str(form.get("choices") or "")}
+    cf.options = {**(cf.options or {}), "conversion": conversion}
+    session().flush()
+    enqueue(convert_field, cf.id)
+
+
+def run_queued(otype: ObjectType, cf: CustomField) -> dict:
+    """The worker's side of :func:`queue`: convert, and note the outcome on the field."""
+    conversion = dict((cf.options or {}).get("conversion") or {})
+    if conversion.get("state") != "queued":
+        return conversion
+    try:
+        with session().begin_nested():
+            converted = change_type(otype, cf, conversion["to"], {"choices": conversion["choices"]})
+        outcome = {"state": "done", "to": conversion["to"], "converted": converted}
+    except FieldChangeError as exc:
+        session().refresh(cf)
+        outcome = {
+            "state": "failed",
+            "to": conversion["to"],
+            "error": " ".join(exc.errors.values()),
+        }
+    cf.options = {**(cf.options or {}), "conversion": outcome}
+    session().flush()
+    return outcome
 
 
 def as_input(f: Field, value) -> str:

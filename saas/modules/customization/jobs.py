@@ -37,3 +37,15 @@ def build_index(field_id: int) -> str:
     cf.index_state = "ready"
     meta.changed()
     return "ready"
+
+
+@job(queue="default", timeout=3600, retries=2)
+def convert_field(field_id: int) -> str:
+    """Change a big table's custom field type (queued by the field's page). A worker
+    killed midway rolls back the whole conversion; the retry starts it again."""
+    from saas.modules.customization import convert
+
+    cf = session().get(CustomField, field_id)
+    if cf is None:
+        return "gone"
+    return convert.run_queued(get(cf.object), cf).get("state", "nothing to do")

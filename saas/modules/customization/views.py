@@ -105,6 +105,11 @@ def change_type(otype: ObjectType, field_id: int):
     cf = _definition_or_404(otype, field_id)
     new_type = request.form.get("type", "")
     try:
+        if convert.estimated_rows(otype) > convert.IN_REQUEST_ROWS:
+            convert.queue(otype, cf, new_type, request.form)
+            flash(_("Converting the values in the background; this page shows the outcome."),
+                  "success")  # fmt: skip
+            return redirect(url_for(".edit_field", otype=otype, field_id=cf.id))
         converted = convert.change_type(otype, cf, new_type, request.form)
     except service.FieldChangeError as exc:
         values = {"label": cf.label, "help": cf.help, "default": cf.default or ""}
