@@ -33,6 +33,7 @@ SECTIONS = (
     ("care", _l("Customer care")),
     ("more", _l("More")),
 )
+AUDIT = {"owner_id", "created_at", "updated_at"}
 _LOADERS: dict[str, Callable[[], object]] = {}
 _cache: OrderedDict[str, TenantMeta] = OrderedDict()
 _lock = threading.Lock()
@@ -169,7 +170,9 @@ def shape(otype) -> Shape | None:
 
 def _shape(otype, meta: TenantMeta) -> Shape:
     custom = tuple(meta.custom.get(otype.name, ()))
-    base = [*otype.standard, *custom]
+    # A company's own fields come after the object's, before owner and audit times.
+    audit = [f for f in otype.standard if f.name in AUDIT]
+    base = [*(f for f in otype.standard if f.name not in AUDIT), *custom, *audit]
     layout = meta.layouts.get(otype.name) or {}
     # The layout's sections in its order (a standard one keeps its translated label
     # unless renamed: stored label None), then any standard section it does not name.
