@@ -28,6 +28,7 @@ from saas.modules.customization.service import (
     FieldChangeError,
     _ddl,
     _options,
+    as_owner,
 )
 from saas.modules.records.fields import Field, FieldError, parse
 from saas.modules.records.registry import ObjectType
@@ -228,14 +229,12 @@ def _rewrite(otype: ObjectType, cf: CustomField, old: Field, new: Field, mapping
     sql_type = types.sql_type(new).compile(dialect=postgresql.dialect())
     not_null = " NOT NULL DEFAULT false" if new.type == "bool" else ""
     statements = [
-        f"DROP TRIGGER IF EXISTS {cf.name}_required ON {table}",
+        ddl.drop_trigger(otype, old),
         f"ALTER TABLE {table} ADD COLUMN {TEMP} {sql_type}{not_null}",
         f"CREATE TEMP TABLE {TEMP} (k text PRIMARY KEY, v {sql_type}) ON COMMIT DROP",
     ]
-    with session().begin_nested():
-        ddl.owner_role()
+    with as_owner() as conn:
         ddl.execute(*statements)
-        conn = session().connection()
         if mapping:
             conn.exec_driver_sql(
                 f"INSERT INTO {TEMP} (k, v) VALUES (%s, %s)", list(mapping.items())
@@ -248,7 +247,6 @@ def _rewrite(otype: ObjectType, cf: CustomField, old: Field, new: Field, mapping
             f"ALTER TABLE {table} DROP COLUMN {cf.name}",
             f"ALTER TABLE {table} RENAME COLUMN {TEMP} TO {cf.name}",
         )
-        ddl.tenant_role()
 
 
 def _restore_constraints(otype: ObjectType, cf: CustomField) -> None:

@@ -12,8 +12,10 @@ afterwards by a worker with ``CREATE INDEX CONCURRENTLY`` so writes go on.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import literal
+from sqlalchemy import Connection, literal
 from sqlalchemy.dialects import postgresql
 
 from saas.db import current_tenant, db, session
@@ -35,17 +37,17 @@ def table_name(otype) -> str:
     return f"{quoted_schema(current_tenant().schema_name)}.{otype.model.__tablename__}"
 
 
-def owner_role() -> None:
-    """Run the rest of this transaction (or savepoint) as the tables' owner."""
-    conn = session().connection()
-    conn.exec_driver_sql("SET LOCAL ROLE NONE")
-    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-
-
-def tenant_role() -> None:
-    """Back to the tenant's own role (defense in depth for what follows)."""
-    name = quoted_schema(current_tenant().schema_name)
-    session().connection().exec_driver_sql(f"SET LOCAL ROLE {name}")
+@contextmanager
+def as_owner() -> Iterator[Connection]:
+    """A savepoint whose statements run as the tables' owner; then back to the tenant's
+    own role (defense in depth for what follows). A failure rolls the savepoint back,
+    which also undoes the role change."""
+    with session().begin_nested():
+        conn = session().connection()
+        conn.exec_driver_sql("SET LOCAL ROLE NONE")
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        yield conn
+        conn.exec_driver_sql(f"SET LOCAL ROLE {quoted_schema(current_tenant().schema_name)}")
 
 
 def execute(*statements: str) -> None:
@@ -98,14 +100,18 @@ def required_trigger(otype, f: Field) -> str:
     )
 
 
+def drop_trigger(otype, f: Field) -> str:
+    """Drop the required-value trigger (if any)."""
+    return f"DROP TRIGGER IF EXISTS {_check(f.name)}_required ON {table_name(otype)}"
+
+
 def drop_required(otype, f: Field) -> list[str]:
-    name, table = _check(f.name), table_name(otype)
-    return [
-        f"DROP TRIGGER IF EXISTS {name}_required ON {table}",
-        f"ALTER TABLE {table} ALTER COLUMN {name} DROP NOT NULL"
-        if f.type != "bool"
-        else "SELECT 1",
-    ]
+    """No trigger, and no NOT NULL (a required field added with a default has one);
+    a checkbox keeps its NOT NULL: it is always yes or no."""
+    if f.type == "bool":
+        return [drop_trigger(otype, f)]
+    drop = f"ALTER TABLE {table_name(otype)} ALTER COLUMN {f.name} DROP NOT NULL"
+    return [drop_trigger(otype, f), drop]
 
 
 def index_name(otype, f: Field, kind: str) -> str:
@@ -150,11 +156,7 @@ def foreign_key(otype, f: Field) -> str:
 
 
 def drop_column(otype, f: Field) -> list[str]:
-    name, table = _check(f.name), table_name(otype)
-    return [
-        f"DROP TRIGGER IF EXISTS {name}_required ON {table}",
-        f"ALTER TABLE {table} DROP COLUMN {name}",
-    ]
+    return [drop_trigger(otype, f), f"ALTER TABLE {table_name(otype)} DROP COLUMN {f.name}"]
 
 
 def build_index_concurrently(otype, f: Field) -> None:

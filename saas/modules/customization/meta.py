@@ -34,6 +34,7 @@ SECTIONS = (
     ("more", _l("More")),
 )
 AUDIT = {"owner_id", "created_at", "updated_at"}
+LOADED = "_cf_loaded"  # on a record instance: its custom values are kept on it
 _LOADERS: dict[str, Callable[[], object]] = {}
 _cache: OrderedDict[str, TenantMeta] = OrderedDict()
 _lock = threading.Lock()
@@ -61,6 +62,8 @@ class Shape:
     searchable: tuple[str, ...]
     table: Table  # the object's table with its custom columns, for INSERT and UPDATE
     rules: tuple[dict, ...]  # active validation rules, in order
+    # custom columns of the model's own table, for WHERE and ORDER BY next to it
+    columns: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -212,6 +215,10 @@ def _shape(otype, meta: TenantMeta) -> Shape:
         searchable=searchable,
         table=_table(otype, custom),
         rules=tuple(meta.rules.get(otype.name, ())),
+        columns={
+            f.name: column(f.name, types.sql_type(f), _selectable=otype.model.__table__)
+            for f in custom
+        },
     )
 
 
@@ -228,10 +235,10 @@ def column_of(otype, name: str):
     mapped = getattr(otype.model, name, None)
     if mapped is not None:
         return mapped
-    f = otype.field(name)
-    if f is None or not f.custom:
+    found = shape(otype)
+    if found is None or name not in found.columns:
         raise KeyError(name)
-    return column(name, types.sql_type(f), _selectable=otype.model.__table__)
+    return found.columns[name]
 
 
 def attach(otype, records) -> None:
@@ -239,7 +246,7 @@ def attach(otype, records) -> None:
     found = shape(otype)
     if found is None or not found.custom:
         return
-    pending = [r for r in records if r.__dict__.get("id") and "_cf_loaded" not in r.__dict__]
+    pending = [r for r in records if r.__dict__.get("id") and not loaded(r)]
     if not pending:
         return
     table = found.table
@@ -251,10 +258,26 @@ def attach(otype, records) -> None:
     )
     values = {row[0]: row[1:] for row in rows}
     for record in pending:
-        row = values.get(record.id) or [None] * len(names)
-        for name, value in zip(names, row, strict=True):
-            record.__dict__.setdefault(name, value)
-        record.__dict__["_cf_loaded"] = True
+        keep(record, names, values.get(record.id) or [None] * len(names))
+
+
+def loaded(record) -> bool:
+    return LOADED in record.__dict__
+
+
+def keep(record, names, values) -> None:
+    """Custom values read with or for ``record``, kept on the instance (the ORM maps
+    only standard columns); a value the instance holds already is newer and stays."""
+    for name, value in zip(names, values, strict=True):
+        record.__dict__.setdefault(name, value)
+    record.__dict__[LOADED] = True
+
+
+def forget(otype, record) -> None:
+    """Drop the kept custom values: the next read asks the database again."""
+    for f in otype.custom_fields:
+        record.__dict__.pop(f.name, None)
+    record.__dict__.pop(LOADED, None)
 
 
 def custom_value(record, name: str):

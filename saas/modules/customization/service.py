@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 
 from flask_babel import lazy_gettext as _l
@@ -214,13 +215,17 @@ def add_field(otype: ObjectType, form: Mapping) -> CustomField:
 
 
 def _ddl(statements: list[str]) -> None:
-    """Run DDL as the tables' owner; a busy table or PostgreSQL's column limit is a
-    sentence for the admin, not a failed request."""
+    with as_owner():
+        ddl.execute(*statements)
+
+
+@contextmanager
+def as_owner() -> Iterator:
+    """DDL as the tables' owner (:func:`ddl.as_owner`); a busy table or PostgreSQL's
+    column limit is a sentence for the admin, not a failed request."""
     try:
-        with session().begin_nested():
-            ddl.owner_role()
-            ddl.execute(*statements)
-            ddl.tenant_role()
+        with ddl.as_owner() as conn:
+            yield conn
     except DBAPIError as exc:
         code = getattr(exc.orig, "sqlstate", "")
         if code == "55P03":  # lock_not_available

@@ -24,6 +24,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from saas.db import current_tenant, session
 from saas.i18n import tenant_settings
+from saas.modules.customization import meta
 from saas.modules.records import access, search
 from saas.modules.records.fields import Field, FieldError, parse
 from saas.modules.records.models import TimelineEntry
@@ -78,10 +79,8 @@ def get_record(otype: ObjectType, record_id, *, deleted: bool = False, viewer=No
     if row is None:
         return None
     record = row[0]
-    if "_cf_loaded" not in record.__dict__:
-        for name, value in zip(custom, row[1:], strict=True):
-            record.__dict__.setdefault(name, value)
-        record.__dict__["_cf_loaded"] = True
+    if not meta.loaded(record):
+        meta.keep(record, custom, row[1:])
     return record
 
 
@@ -338,7 +337,7 @@ def _insert(otype: ObjectType, record, custom: dict) -> None:
     record.id = new_id
     make_transient_to_detached(record)
     session().add(record)
-    record.__dict__.update(zip(names, stored, strict=True), _cf_loaded=True)
+    meta.keep(record, names, stored)
 
 
 def update(

@@ -119,7 +119,7 @@ def _execute(rule: Compiled, otype: ObjectType, record, event: str, detail: dict
                 outcome, then = RUN[kind](ctx, action)
         except Exception as exc:  # noqa: BLE001  (any failure is the run's, never the write's)
             outcome = {"error": _message(rule, kind, exc)}
-            _forget_custom_values(otype, record)
+            meta.forget(otype, record)  # the rollback reloads mapped columns; these too
         detail["actions"].append({"kind": kind, **outcome})
         if then is not None:
             later.append(then)
@@ -133,13 +133,6 @@ def _execute(rule: Compiled, otype: ObjectType, record, event: str, detail: dict
     for then in later:
         then(run.id)  # enqueued now, sent after the commit
     return run
-
-
-def _forget_custom_values(otype: ObjectType, record) -> None:
-    """The savepoint's rollback reloads mapped columns; custom ones are read again too."""
-    for f in otype.custom_fields:
-        record.__dict__.pop(f.name, None)
-    record.__dict__.pop("_cf_loaded", None)
 
 
 def _message(rule: Compiled, kind: str, exc: Exception) -> str:
