@@ -520,3 +520,22 @@ def test_a_big_tables_type_change_runs_on_a_worker_and_the_page_tells_the_outcom
     page = client.get(url).get_data(as_text=True)
     assert "The change to Date was not made: 2 values would not convert to Date" in page
     assert contact_value(slug, good, size) == 1250  # nothing changed
+
+
+def test_a_field_job_run_for_another_company_finds_nothing_there(client, make_client, run_jobs):
+    """Jobs carry ids; run in company B's unit of work, A's field id reaches nothing."""
+    from saas.modules.customization import jobs
+
+    slug_a, _email = signup(client)
+    _resp, score = add_field(client, slug_a, label="Score", type="number", indexed="on")
+    slug_b, _email_b = signup(make_client())
+    with db.scope(tenant_ref(slug_a)) as s:
+        field_id = s.execute(select(CustomField.id).where(CustomField.name == score)).scalar()
+    with db.scope(tenant_ref(slug_b)):
+        assert jobs.build_index(field_id) == "nothing to do"
+        assert jobs.convert_field(field_id) == "gone"
+    with db.scope(tenant_ref(slug_a)) as s:
+        assert s.get(CustomField, field_id).index_state == "building"  # untouched by B
+    run_jobs()  # A's own job
+    with db.scope(tenant_ref(slug_a)) as s:
+        assert s.get(CustomField, field_id).index_state == "ready"
