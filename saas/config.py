@@ -88,6 +88,15 @@ def load(instance_path: Path) -> dict:
         # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         "PROXY_FIX_HOPS": int(os.environ.get("PROXY_FIX_HOPS", "0")),
         "JOB_TIMEOUT": int(os.environ.get("JOB_TIMEOUT", "600")),
+        # Imports: the largest upload, rows per import by plan (others: "default"), rows
+        # per committed batch, a pause between batches that leaves the database to other
+        # tenants, and how long a running import may go without a batch before the
+        # reconciler puts it back on the queue.
+        "IMPORT_MAX_BYTES": int(os.environ.get("IMPORT_MAX_BYTES", str(512 * 1024 * 1024))),
+        "IMPORT_MAX_ROWS": {"trial": 2_000_000, "default": 10_000_000},
+        "IMPORT_BATCH_ROWS": int(os.environ.get("IMPORT_BATCH_ROWS", "5000")),
+        "IMPORT_PAUSE_MS": int(os.environ.get("IMPORT_PAUSE_MS", "0")),
+        "IMPORT_STALE_SECONDS": int(os.environ.get("IMPORT_STALE_SECONDS", "180")),
         # Workflow webhooks to loopback and private addresses (a local receiver in
         # development and tests); never in production, where they could reach internals.
         "WEBHOOK_ALLOW_PRIVATE": _bool(

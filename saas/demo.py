@@ -168,7 +168,9 @@ def create_demo(scale: float = 1.0) -> bool:
     sizes = {k: max(1, round(v * scale)) for k, v in SIZES.items()}
     sizes["products"] = SIZES["products"]  # a catalogue does not shrink with the demo
     d = _Demo(random.Random(2026), owner.id, sellers, datetime.now(UTC))
-    with db.scope(ref):
+    from saas.modules.notifications.service import muted
+
+    with db.scope(ref), muted():  # sample data is nobody's news: no "assigned to you" flood
         _teams(d)
         _products(d, sizes["products"])
         _accounts(d, sizes["accounts"])

@@ -57,8 +57,13 @@ def get_queue(name: str) -> Queue:
     return Queue(name, connection=redis())
 
 
-def enqueue(fn: Callable, *args, delay: timedelta | None = None, **kwargs) -> None:
-    """Enqueue ``fn`` once the current unit of work commits (at once outside one)."""
+def enqueue(
+    fn: Callable, *args, delay: timedelta | None = None, job_id: str | None = None, **kwargs
+) -> None:
+    """Enqueue ``fn`` once the current unit of work commits (at once outside one).
+
+    ``job_id`` names the job in Redis, so that a watcher can tell whether it is still
+    there (imports: see ``imports.jobs.reconcile_imports``)."""
     spec: JobSpec = fn.job_spec
     meta = {}
     if spec.tenant:
@@ -68,6 +73,7 @@ def enqueue(fn: Callable, *args, delay: timedelta | None = None, **kwargs) -> No
         meta["tenant_id"] = tenant.id
     options = {
         "meta": meta,
+        "job_id": job_id,
         "job_timeout": spec.timeout or current_app.config["JOB_TIMEOUT"],
         "retry": Retry(max=spec.retries, interval=BACKOFF[: spec.retries])
         if spec.retries

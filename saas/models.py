@@ -9,6 +9,15 @@ from saas.modules.customers.models import Account, Contact  # noqa: F401
 from saas.modules.customization import validation  # noqa: F401  (registers its check)
 from saas.modules.customization.models import CustomField, Layout, ValidationRule  # noqa: F401
 from saas.modules.deals.models import Deal, Pipeline, Stage, StageChange  # noqa: F401
+from saas.modules.exports.models import Export, ExportChunk, ExportRun, ExportSchedule  # noqa: F401
+from saas.modules.imports.models import (  # noqa: F401
+    Import,
+    ImportChunk,
+    ImportProblem,
+    ImportRow,
+    SavedMapping,
+    TrackedJob,
+)
 from saas.modules.leads.models import Lead  # noqa: F401
 from saas.modules.notifications.models import Notification  # noqa: F401
 from saas.modules.records.models import SavedView, TimelineEntry  # noqa: F401

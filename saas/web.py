@@ -95,6 +95,8 @@ def module_blueprints() -> list:
     from saas.modules.customization.layout_views import bp as layouts
     from saas.modules.customization.views import bp as customization
     from saas.modules.deals.views import bp as deals
+    from saas.modules.exports.views import bp as exports
+    from saas.modules.imports.views import bp as imports
     from saas.modules.leads.views import bp as leads
     from saas.modules.notifications.views import bp as notifications
     from saas.modules.sales.views import bp as sales
@@ -106,6 +108,8 @@ def module_blueprints() -> list:
         contracts,
         customization,
         deals,
+        exports,
+        imports,
         layouts,
         leads,
         notifications,

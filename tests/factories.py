@@ -82,3 +82,20 @@ def add_member(slug: str, role: str = "member", name: str | None = None) -> tupl
         s.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
         s.flush()
         return email, user.id
+
+
+def exported(client, run_jobs, slug: str, object_name: str, query: str = "", fmt: str = "csv"):
+    """Export a list as its page's Export button does, run the job, download the file;
+    returns the download response."""
+    import re
+
+    from tests.conftest import post
+
+    resp = post(
+        client, f"/app/{slug}/exports/", {"object": object_name, "query": query, "format": fmt}
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    run_jobs()
+    page = client.get(f"/app/{slug}/exports/").get_data(as_text=True)
+    export_id = re.search(r'id="export-(\d+)"', page).group(1)  # the newest first
+    return client.get(f"/app/{slug}/exports/{export_id}/download")

@@ -18,7 +18,7 @@ from saas.modules.customization.models import CustomField
 from saas.modules.records import service
 from saas.modules.records.registry import get
 from tests.conftest import login, post, signup
-from tests.factories import add_member, make, tenant_ref
+from tests.factories import add_member, exported, make, tenant_ref
 
 
 def add_field(client, slug, object_slug="contacts", **form):
@@ -132,8 +132,8 @@ def test_every_field_type_is_a_real_column_filled_by_the_form_and_shown_on_the_r
     assert "Cannot sort" in unsorted  # a long text has no index
 
     # Export carries every custom column
-    exported = client.get(f"/app/{slug}/contacts/export.csv").get_data(as_text=True)
-    rows = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
+    csv_text = exported(client, run_jobs, slug, "contact").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
     mercer = next(r for r in rows if r["Last name"] == "Mercer")
     assert mercer["Tier"] == "Gold" and mercer["Budget"] == "12500.00"
     assert mercer["Interests"] == "Golf, Chess" and mercer["Newsletter"] == "yes"

@@ -237,3 +237,84 @@ def test_a_suspended_company_page_renders_without_a_bell(app, client):
         s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().status = "suspended"
     resp = client.get(f"/app/{slug}/")
     assert resp.status_code == 403 and _bell(resp.get_data(as_text=True)) is None
+
+
+# -- many at once ----------------------------------------------------------------------------
+
+
+def _batch(app, slug, calls, fail=False) -> None:
+    """``notify()`` calls ((user_ids, kwargs), ...) inside one ``batched()`` unit of work."""
+    with app.app_context(), db.scope(tenant_ref(slug)), service.batched():
+        for user_ids, kwargs in calls:
+            assert service.notify(user_ids, **kwargs) == 0  # collected, not created yet
+        if fail:
+            raise RuntimeError("the import failed")
+
+
+def test_a_batch_gives_each_user_one_summary_per_kind(app, client, make_client, run_jobs, mailbox):
+    slug, email = signup(client)
+    me = user_id(email)
+    mia_email, mia = add_member(slug, "member", name="Mia Wong")
+    _, zoe = add_member(slug, "member")
+    outsider = user_id(signup(make_client())[1])
+    calls = [
+        ([mia], {"kind": "assigned", "title": f"Assigned to you: Lead {i}",
+                 "url": f"/leads/{i}", "key": f"import:9:{i}"})
+        for i in range(42)
+    ]  # fmt: skip
+    calls += [
+        ([mia, zoe], {"kind": "import_finished", "title": "Import done", "key": "import:9"}),
+        ([zoe], {"kind": "assigned", "title": "Assigned to you: Lead 0", "url": "/leads/0",
+                 "key": "import:9:0"}),
+        ([zoe], {"kind": "assigned", "title": "Assigned to you: Lead 0", "url": "/leads/0",
+                 "key": "import:9:0"}),  # the same event twice is one
+        ([outsider, me], {"kind": "mention", "title": "Unkeyed A"}),
+        ([me], {"kind": "mention", "title": "Unkeyed B"}),
+    ]  # fmt: skip
+    _batch(app, slug, calls)
+    summary, finished = _rows(slug, user_id=mia)
+    assert summary.kind == "assigned" and summary.title == "42 records were assigned to you"
+    assert summary.body.splitlines() == [
+        *(f"Assigned to you: Lead {i}" for i in range(5)),
+        "… and 37 more.",
+    ]
+    assert summary.key.startswith("batch:assigned:") and summary.url == ""
+    assert finished.title == "Import done" and finished.key == "import:9"
+    zoes = _rows(slug, user_id=zoe)
+    assert [(r.title, r.key, r.url) for r in zoes] == [
+        ("Import done", "import:9", ""),
+        ("Assigned to you: Lead 0", "import:9:0", "/leads/0"),
+    ]
+    (mine,) = _rows(slug, user_id=me)
+    assert mine.title == "You were mentioned in 2 notes" and mine.key is None
+    assert mine.body == "Unkeyed A\nUnkeyed B"
+    run_jobs()
+    assert sorted(m["subject"] for m in mailbox(mia_email)) == [
+        "42 records were assigned to you",
+        "Import done",
+    ]
+
+    # The same batch again (a retried import): nobody is notified twice.
+    _batch(app, slug, calls[:-2])
+    assert len(_rows(slug, user_id=mia)) == 2 and len(_rows(slug, user_id=zoe)) == 2
+    run_jobs()
+    assert len(mailbox(mia_email)) == 2
+
+    # A batch that fails notifies nobody; outside a batch nothing changed.
+    with pytest.raises(RuntimeError):
+        _batch(app, slug, [([mia], {"kind": "workflow", "title": "Never"})], fail=True)
+    assert _rows(slug, title="Never") == []
+    assert _notify(app, slug, [mia], title="Single", kind="workflow") == 1
+
+
+def test_a_muted_kind_notifies_nobody(app, client):
+    slug, email = signup(client)
+    me = user_id(email)
+    with app.app_context(), db.scope(tenant_ref(slug)):
+        with service.muted("assigned"):
+            assert service.notify([me], kind="assigned", title="Hushed") == 0
+            assert service.notify([me], kind="workflow", title="Heard") == 1
+        with service.muted():
+            assert service.notify([me], kind="workflow", title="All hushed") == 0
+        assert service.notify([me], kind="assigned", title="Heard again") == 1
+    assert [r.title for r in _rows(slug)] == ["Heard", "Heard again"]

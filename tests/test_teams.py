@@ -20,7 +20,7 @@ from saas.modules.teams import service as teams
 from saas.modules.teams.models import Team
 from saas.tenants.models import Tenant
 from tests.conftest import login, post, signup
-from tests.factories import add_member, make, tenant_ref, user_id
+from tests.factories import add_member, exported, make, tenant_ref, user_id
 
 SETTINGS = {
     "company": "Team Co",
@@ -65,7 +65,7 @@ def _names(html: str) -> set[str]:
     return set(re.findall(r"Vis(?:A|B|C|Boss)\w*", html))
 
 
-def test_visibility_own_team_and_all_on_every_page(client, make_client):
+def test_visibility_own_team_and_all_on_every_page(client, make_client, run_jobs):
     slug, owner_email = signup(client)
     boss = user_id(owner_email)
     browsers, ids = {}, {}
@@ -79,7 +79,7 @@ def test_visibility_own_team_and_all_on_every_page(client, make_client):
     a = browsers["A"]
 
     def seen_by_a() -> dict[str, set[str]]:
-        csv_text = a.get(f"/app/{slug}/leads/export.csv").get_data(as_text=True)
+        csv_text = exported(a, run_jobs, slug, "lead").get_data(as_text=True)
         rows = list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))))
         return {
             "list": _names(a.get(f"/app/{slug}/leads/").get_data(as_text=True)),

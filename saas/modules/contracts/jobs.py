@@ -1,10 +1,11 @@
 """Renewal reminders: a periodic sweep enqueues ``contract_renewals`` per tenant, which
-gives each contract's owner a task and an e-mail once, ``renewal_notice_days`` before
-the contract ends, and marks contracts and licences past their end "expired".
+gives each contract's owner a task and a notification (kind "renewal": in the app and,
+as the owner prefers, e-mailed) once, ``renewal_notice_days`` before the contract ends,
+and marks contracts and licences past their end "expired".
 
 Idempotent: a reminded contract is stamped (``renewal_reminded_at``) in the same
-transaction as its task, rows are locked while handled, and the e-mail is sent only
-after that transaction commits.
+transaction as its task and notification (keyed by contract and end date), rows are
+locked while handled, and the e-mail is sent only after that transaction commits.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from saas.db import current_tenant
 from saas.jobs import enqueue_for_every_tenant, job
-from saas.mail import queue_email
 from saas.modules.contracts import service
+from saas.modules.notifications.service import muted, notify
 from saas.modules.records import service as records
 from saas.modules.records.registry import get
 from saas.modules.workspace.service import member_address
@@ -41,25 +40,34 @@ def contract_renewals() -> int:
         notice = service.reminder_date(contract)
         with force_locale(lang):
             subject = _("Renew contract %(title)s", title=get("contract").title(contract))
-        records.create(
-            get("activity"),
-            {
-                "kind": "task",
-                "subject": subject[:200],
-                "due_at": datetime.combine(max(notice, today), time(9, 0), zone),
-                "priority": "high",
-                "related_object": "contract",
-                "related_id": contract.id,
-                "owner_id": owner_id,
-                "done": False,
-            },
-            trusted=True,
-        )
+        # The renewal notification below says it all: no "task assigned to you" as well.
+        with muted("assigned"):
+            records.create(
+                get("activity"),
+                {
+                    "kind": "task",
+                    "subject": subject[:200],
+                    "due_at": datetime.combine(max(notice, today), time(9, 0), zone),
+                    "priority": "high",
+                    "related_object": "contract",
+                    "related_id": contract.id,
+                    "owner_id": owner_id,
+                    "done": False,
+                },
+                trusted=True,
+            )
         contract.renewal_reminded_at = datetime.now(UTC)
         owner = member_address(owner_id)
         records.note_event(contract, "renewal_reminder", None, text=owner[1] if owner else "")
-        if owner is not None:
-            queue_email(owner[0], subject, _body(contract, owner[1], lang))
+        # In the app, and e-mailed (at once or in the digest) as the owner prefers.
+        notify(
+            [owner_id],
+            kind="renewal",
+            title=subject,
+            body=_body(contract, lang),
+            url=f"/{get('contract').slug}/{contract.id}",
+            key=f"renewal:{contract.id}:{contract.end_date.isoformat()}",
+        )
         count += 1
     service.expire_ended(today)
     return count
@@ -71,11 +79,7 @@ def sweep_contract_renewals() -> int:
     return enqueue_for_every_tenant(contract_renewals)
 
 
-def _body(contract, name: str, lang: str) -> str:
-    tenant = current_tenant()
-    link = "{}/app/{}/{}/{}".format(
-        current_app.config["BASE_URL"].rstrip("/"), tenant.slug, get("contract").slug, contract.id
-    )
+def _body(contract, lang: str) -> str:
     customer = ""
     if contract.account_id:
         customer = records.titles(get("account"), [contract.account_id]).get(
@@ -83,8 +87,6 @@ def _body(contract, name: str, lang: str) -> str:
         )
     with force_locale(lang):
         lines = [
-            _("Hello %(name)s,", name=name),
-            "",
             _(
                 "The contract %(title)s ends on %(day)s.",
                 title=get("contract").title(contract),
@@ -93,5 +95,5 @@ def _body(contract, name: str, lang: str) -> str:
         ]
         if customer:
             lines.append(_("Customer: %(name)s", name=customer))
-        lines += ["", _("A task to renew it is on your list. Open the contract:"), link]
+        lines.append(_("A task to renew it is on your list."))
     return "\n".join(lines)

@@ -1,15 +1,19 @@
-"""In-app notifications: the bell, the list, mark read."""
+"""In-app notifications: the bell, the list, mark read, each user's preferences."""
 
 from __future__ import annotations
 
 import sys
 
-from flask import Blueprint, abort, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from saas.db import current_tenant
-from saas.modules.notifications import service
+from saas.i18n import tenant_settings
+from saas.modules.notifications import preferences, service
+from saas.modules.notifications.digest import DIGEST_HOUR
+from saas.modules.notifications.kinds import CHANNELS, KINDS
 from saas.tenants.context import personal
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -52,3 +56,33 @@ def read(notification_id: int):
 def read_all():
     service.mark_all_read(current_user.id)
     return redirect(url_for(".index"))
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@personal
+def settings():
+    """How the signed-in user receives each kind of notification in this company."""
+    current = preferences.for_user(current_user.id)
+    errors = {}
+    if request.method == "POST":
+        chosen = {}
+        for kind in KINDS:
+            value = request.form.get(f"kind-{kind}", current[kind])
+            if value in CHANNELS:
+                chosen[kind] = value
+            else:
+                errors[kind] = _("Choose one of the ways offered.")
+        if not errors:
+            preferences.save(current_user.id, chosen)
+            flash(_("Notification preferences saved."), "success")
+            return redirect(url_for(".settings"))
+        current |= {k: v for k, v in chosen.items()}
+    return render_template(
+        "notifications/preferences.html",
+        kinds=KINDS.values(),
+        channels=CHANNELS,
+        current=current,
+        errors=errors,
+        digest_hour=f"{DIGEST_HOUR:02d}:00",
+        zone=tenant_settings().get("timezone", "UTC"),
+    ), (400 if errors else 200)

@@ -82,3 +82,10 @@ def matches(column, q: str):
     if text is None:
         return None
     return column.op("@@")(cast(literal(text), TSQUERY))
+
+
+def vector_text(values) -> str:
+    """The ``tsvector`` input text of the same lexemes as :func:`document` (for COPY)."""
+    return " ".join(
+        "'" + lex.replace("\\", "\\\\").replace("'", "''") + "'" for lex in lexemes(*values)
+    )

@@ -222,6 +222,29 @@ def note_event(record, kind: str, actor: int | None = None, **data) -> None:
     _timeline(otype, record.id, kind, actor, **{k: _jsonable(v) for k, v in data.items()})
 
 
+def shown_changes(otype: ObjectType, many: list[dict]) -> list[dict]:
+    """Each ``{field: (old, new)}`` as the timeline shows it: names of the people and
+    records a lookup points at, labels of stages and price lists (one query per field)."""
+    names: dict[str, dict] = {}
+    for name in {n for changes in many for n in changes}:
+        f = otype.field(name)
+        if f is not None and f.type == "user":
+            names[name] = member_names()
+        elif f is not None and f.type == "lookup":
+            ids = {v for changes in many if name in changes for v in changes[name]}
+            names[name] = titles(get(f.target), ids)
+        elif f is not None and f.options is not None:  # stage or price list ids: their names
+            names[name] = dict(f.options())
+    shown = []
+    for changes in many:
+        one = {}
+        for name, (old, new) in changes.items():
+            labels = names.get(name, {})
+            one[name] = [_jsonable(labels.get(old, old)), _jsonable(labels.get(new, new))]
+        shown.append(one)
+    return shown
+
+
 def _refresh_search(otype: ObjectType, record) -> None:
     if otype.searchable:
         record.search = search.document(*(getattr(record, n) for n in otype.searchable))
@@ -234,6 +257,30 @@ def _refresh_search(otype: ObjectType, record) -> None:
 # changes {field: (old, new)} (workflow rules).
 checks: list[Callable] = []
 listeners: list[Callable] = []
+# transfer_listeners(from_user, to_user, {object: count}, actor) run after a transfer,
+# which is set-based and calls no per-record listener (notifications).
+transfer_listeners: list[Callable] = []
+
+
+def wanted(otype: ObjectType, event: str) -> bool:
+    """Whether a listener that needs each record written one by one (a workflow rule that
+    may update it) wants ``event`` on ``otype``: bulk writes (imports) take their fast
+    path only when none does. A listener says what it wants with a ``wants(otype, event)``
+    attribute (one without it wants everything), and that it is content with the records
+    of a bulk write as they were written with ``bulk_safe = True`` (notifications)."""
+    return any(not getattr(fn, "bulk_safe", False) and _wants(fn, otype, event) for fn in listeners)
+
+
+def _wants(fn: Callable, otype: ObjectType, event: str) -> bool:
+    return getattr(fn, "wants", None) is None or fn.wants(otype, event)
+
+
+def tell_bulk(otype: ObjectType, writes: list[tuple], event: str, actor: int | None) -> None:
+    """After a bulk write: the ``bulk_safe`` listeners hear of each ``(record, changes)``."""
+    for fn in listeners:
+        if getattr(fn, "bulk_safe", False) and _wants(fn, otype, event):
+            for record, changes in writes:
+                fn(otype, record, event, changes, actor)
 
 
 def _notify(otype: ObjectType, record, event: str, changes: dict, actor: int | None) -> None:
@@ -379,17 +426,7 @@ def update(
             ),
         )
     session().flush()
-    shown = {}
-    for name, (old, new) in changes.items():
-        f = otype.field(name)
-        if f is not None and f.type in {"lookup", "user"}:
-            names = member_names() if f.type == "user" else titles(get(f.target), [old, new])
-            old, new = names.get(old, old), names.get(new, new)
-        elif f is not None and f.options is not None:  # stage or price list ids: their names
-            labels = dict(f.options())
-            old, new = labels.get(old, old), labels.get(new, new)
-        shown[name] = [_jsonable(old), _jsonable(new)]
-    _timeline(otype, record.id, "updated", actor, changes=shown)
+    _timeline(otype, record.id, "updated", actor, changes=shown_changes(otype, [changes])[0])
     if otype.after_write:
         otype.after_write(record, changes, False, actor)
     _notify(otype, record, "updated", changes, actor)
@@ -474,6 +511,8 @@ def transfer(from_user: int, to_user: int, *, actor: int | None = None) -> dict[
             )
         counts[otype.name] = len(ids)
     session().expire_all()
+    for listener in transfer_listeners:
+        listener(from_user, to_user, counts, actor)
     return counts
 
 

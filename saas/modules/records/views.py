@@ -1,5 +1,6 @@
 """Pages every CRM object has: list, record, create, edit, delete, bulk actions,
-CSV export, saved views; the recycle bin; global search and lookups.
+saved views; the recycle bin; global search and lookups. (A list's export is asked
+for from its page and written on a worker: ``saas.modules.exports``.)
 
 URLs are ``/app/<tenant>/<object slug>/…``; the ``object`` converter accepts
 only registered slugs and hands the view its :class:`ObjectType`.
@@ -11,7 +12,6 @@ from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     g,
@@ -19,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -30,7 +29,7 @@ from werkzeug.routing import BaseConverter
 
 from saas.db import session
 from saas.i18n import tenant_settings
-from saas.modules.records import export, listing, service
+from saas.modules.records import listing, service
 from saas.modules.records.display import Names, display
 from saas.modules.records.fields import form_value
 from saas.modules.records.models import SavedView
@@ -116,18 +115,6 @@ def index(otype: ObjectType):
     )
 
 
-@bp.route("/<object:otype>/export.csv")
-def export_csv(otype: ObjectType):
-    lq = listing.parse_args(otype, request.args, _tz())
-    stmt = listing.statement(otype, lq)
-    filename = f"{otype.slug}.csv"
-    return Response(
-        stream_with_context(export.rows(otype, stmt, g.tenant)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 @bp.route("/<object:otype>/bulk", methods=["POST"])
 def bulk(otype: ObjectType):
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:BULK_LIMIT]
@@ -151,7 +138,10 @@ def bulk(otype: ObjectType):
         if owner is None:
             flash(_("Choose the new owner."), "error")
             return redirect(back)
-        n = service.assign(otype, records, owner, actor=current_user.id)
+        from saas.modules.notifications.service import batched
+
+        with batched():  # the new owner gets one notification for the lot, not one each
+            n = service.assign(otype, records, owner, actor=current_user.id)
         flash(_("%(n)d records reassigned.", n=n), "success")
     elif action == "delete":
         for record in records:

@@ -72,6 +72,16 @@ def on_write(otype: ObjectType, record, event: str, changes: dict, actor: int | 
         run_matching(candidates, otype, record, event, changes)
 
 
+def _wants(otype: ObjectType, event: str) -> bool:
+    found = rules().get(otype.name) if event in EVENTS else None
+    if found is None:
+        return False
+    if event == "updated":
+        return bool(found.updated or found.by_field)
+    return bool(found.for_event(event, {}))
+
+
+on_write.wants = _wants
 records.listeners.append(on_write)
 
 

@@ -3,19 +3,13 @@ hourly timers that fire "date" and "schedule" rules in each tenant."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import logging
-import socket
 import time as clock
 from datetime import UTC, datetime, time, timedelta
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlsplit
-from urllib.request import HTTPRedirectHandler, Request, build_opener
+from urllib.request import Request
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from rq import get_current_job
 from sqlalchemy import Date, and_, cast, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -31,6 +25,9 @@ from saas.modules.workflows import engine
 from saas.modules.workflows.definition import tz
 from saas.modules.workflows.matching import Compiled
 from saas.modules.workflows.models import WorkflowFiring, WorkflowRule, WorkflowRun
+from saas.outbound import blocked as _blocked
+from saas.outbound import opener as _opener
+from saas.outbound import signature
 
 log = logging.getLogger(__name__)
 WEBHOOK_RETRIES = 5  # after the first attempt; RQ waits 10 s, 1 min, 5 min, 15 min, 1 h
@@ -70,37 +67,6 @@ def send_notifications(
 
 class WebhookFailed(RuntimeError):
     """A delivery did not get a 2xx answer: RQ tries again later."""
-
-
-class _NoRedirects(HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a 3xx is an answer, not an invitation to call another host
-
-
-_opener = build_opener(_NoRedirects)
-
-
-def signature(secret: str, timestamp: int, body: str) -> str:
-    """``X-CRM-Signature``: ``t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-def _blocked(url: str) -> str | None:
-    """Why the address may not be called (an internal network), or None."""
-    config = current_app.config
-    if config.get("WEBHOOK_ALLOW_PRIVATE"):
-        return None
-    parts = urlsplit(url)
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except OSError:
-        return None  # the request itself reports the name that does not resolve
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return f"{parts.hostname} is an internal address"
-    return None
 
 
 def _post(url: str, secret: str, body: str, event_id: str) -> dict:

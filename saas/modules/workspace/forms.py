@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from saas.forms import name_field
@@ -34,6 +34,7 @@ class SettingsForm(FlaskForm):
         _l("Date format"),
         choices=[SelectChoice(key, example) for key, (_, example) in DATE_FORMATS.items()],
     )
+    birthday_reminders = BooleanField(_l("Remind owners of contacts' birthdays"))
     visibility_admin = _scope_field(_l("Admins see"))
     visibility_member = _scope_field(_l("Members see"))
     visibility_readonly = _scope_field(_l("Read-only users see"))

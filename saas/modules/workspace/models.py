@@ -15,6 +15,8 @@ DEFAULT_SETTINGS = {
     "locale": "en",
     "timezone": "UTC",
     "date_format": "YYYY-MM-DD",
+    # Customer-care dates: contacts' owners are notified on their contacts' birthdays.
+    "birthday_reminders": False,
 }
 
 

@@ -55,6 +55,7 @@ def settings():
             timezone=form.timezone.data,
             locale=form.locale.data,
             date_format=form.date_format.data,
+            birthday_reminders=bool(form.birthday_reminders.data),
             visibility=form.visibility(),
         )
         flash(_("Settings saved."), "success")

@@ -1,0 +1,301 @@
+"""A million-row CSV import next to PostgreSQL's own COPY, and what a neighbour feels.
+
+Setup (untimed): tenant A gets 500,000 contacts (bench/pages.py's loader, times
+``--scale``) and five custom contact fields (text, currency, date, picklist,
+checkbox) added through the customization service; tenant B, the neighbour,
+gets 20,000 contacts. A CSV of 1,000,000 rows (times ``--scale``) is written
+with 10 standard columns (first and last name, e-mail, phone, mobile, job
+title, city, country, birthday, description) and the 5 custom ones; a fifth of
+its e-mails belong to existing contacts (updates), the rest are new.
+
+- ``rows_per_s``: the import, from the job's start to its commit of the last
+  batch, run by a real worker process (``saas worker imports --burst``) on the
+  stored upload, mapped by the automatic header match, mode upsert with the
+  e-mail as key. The upload into PostgreSQL (``upload_s``) is reported apart.
+- ``copy_rows_per_s`` (baseline, same run): ``COPY … FROM STDIN (FORMAT csv)``
+  of the same file, through psycopg, into ``CREATE TABLE … (LIKE contacts
+  INCLUDING ALL)`` that already holds a copy of A's 500,000 rows, so it has the
+  same columns, defaults and indexes. ``ratio`` = rows_per_s / copy_rows_per_s.
+- ``neighbour_p95_idle_ms`` / ``neighbour_p95_during_ms``: B's contact list
+  (``/contacts/``, signed in as B's owner, Flask test client in this process)
+  requested back to back before the import, then while it runs.
+
+The import must end with every row accounted for: created + updated + unchanged
++ failed + skipped = rows, and A then holds 500,000 + created contacts.
+
+    .venv/bin/python bench/import.py [--scale 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from time import perf_counter, sleep
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import harness  # noqa: E402
+import psycopg  # noqa: E402
+from pages import PASSWORD, load, make_tenant, sign_in  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from saas.db import db  # noqa: E402
+from saas.modules.accounts.models import User  # noqa: E402
+from saas.modules.accounts.passwords import hash_password  # noqa: E402
+from saas.modules.customization import service as customization  # noqa: E402
+from saas.modules.imports import service as imports  # noqa: E402
+from saas.modules.imports.models import Import  # noqa: E402
+from saas.modules.records.registry import get  # noqa: E402
+from saas.tenants.models import Tenant  # noqa: E402
+from saas.tenants.service import create_tenant  # noqa: E402
+
+TARGETS = {"ratio": 0.5, "neighbour": 2.0}
+CUSTOM = [
+    {"label": "Customer number", "type": "text"},
+    {"label": "Credit limit", "type": "currency"},
+    {"label": "Renewal date", "type": "date"},
+    {"label": "Tier", "type": "choice", "choices": "Gold\nSilver\nBronze"},
+    {"label": "Newsletter", "type": "bool"},
+]
+HEADER = [
+    "First name", "Last name", "E-mail", "Phone", "Mobile", "Job title", "City", "Country",
+    "Birthday", "Description",
+    "Customer number", "Credit limit", "Renewal date", "Tier", "Newsletter",
+]  # fmt: skip
+FIRST = ["Anna", "Ben", "Carla", "Daniel", "Emma", "Felix", "Grace", "Henry", "伟", "芳", "静"]
+LAST = ["Smith", "Müller", "Garcia", "Novak", "Chen", "Okafor", "王", "李", "张", "Rossi"]
+TITLES = ["Buyer", "CEO", "Office manager", "采购经理", "", "Engineer"]
+PLACES = [("Berlin", "Germany"), ("上海", "China"), ("Austin", "USA"), ("Lyon", "France")]
+
+
+def tenant_ref(slug: str):
+    with db.scope() as s:
+        return s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
+
+
+def neighbour() -> tuple[str, str, list[int]]:
+    """Tenant B and its owner (e-mail neighbour@…); returns (slug, schema, [owner id])."""
+    with db.scope() as s:
+        user = User(
+            name="Nina Neighbour",
+            email="neighbour@pages.example",
+            password_hash=hash_password(PASSWORD),
+        )
+        s.add(user)
+        s.flush()
+        tenant = create_tenant("Neighbour Co", user)
+        return tenant.slug, tenant.schema_name, [user.id]
+
+
+def existing_emails(url: str, schema: str, n: int) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            f'SELECT email FROM "{schema}".contacts WHERE deleted_at IS NULL AND email IS NOT NULL'
+            " GROUP BY email HAVING count(*) = 1 LIMIT %s",
+            (n,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def write_csv(path: Path, rows: int, known: list[str]) -> None:
+    """The file: a fifth of its rows carry e-mails of existing contacts."""
+    rnd = random.Random(7)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(HEADER)
+        for i in range(rows):
+            city, country = PLACES[i % len(PLACES)]
+            email = (
+                known[i // 5] if i % 5 == 0 and i // 5 < len(known) else f"new{i}@import.example"
+            )
+            out.writerow(
+                [
+                    FIRST[i % len(FIRST)],
+                    LAST[(i * 7) % len(LAST)],
+                    email,
+                    f"+1 555 {i % 10_000_000:07d}",
+                    f"+86 138 {i % 10000:04d} {(i * 3) % 10000:04d}" if i % 2 else "",
+                    TITLES[i % len(TITLES)],
+                    city,
+                    country,
+                    f"19{60 + i % 40}-{1 + i % 12:02d}-{1 + i % 28:02d}" if i % 3 == 0 else "",
+                    "Met at the trade fair" if i % 10 == 0 else "",
+                    f"C-{i:08d}",
+                    f"{rnd.randint(0, 100000)}.{rnd.randint(0, 99):02d}",
+                    f"2027-{1 + i % 12:02d}-15",
+                    ("Gold", "Silver", "Bronze", "")[i % 4],
+                    ("yes", "no")[i % 2],
+                ]
+            )
+
+
+def baseline(url: str, schema: str, path: Path, columns: list[str]) -> float:
+    """Seconds for COPY of the file into an identical table holding A's rows."""
+    s = f'"{schema}"'
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {s}.copy_baseline (LIKE {s}.contacts INCLUDING ALL)")
+        conn.execute(f"INSERT INTO {s}.copy_baseline SELECT * FROM {s}.contacts")
+        conn.execute(f"VACUUM ANALYZE {s}.copy_baseline")
+        names = ", ".join(f'"{c}"' for c in columns)
+        start = perf_counter()
+        statement = f"COPY {s}.copy_baseline ({names}) FROM STDIN WITH (FORMAT csv, HEADER)"
+        with conn.cursor() as cur, path.open("rb") as fh, cur.copy(statement) as copy:
+            while data := fh.read(1 << 20):
+                copy.write(data)
+        seconds = perf_counter() - start
+        conn.execute(f"DROP TABLE {s}.copy_baseline")
+    return seconds
+
+
+class Load:
+    """B's list page requested back to back in a thread while ``on``."""
+
+    def __init__(self, client, url: str):
+        self.client, self.url, self.times, self.on = client, url, [], True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while self.on:
+            start = perf_counter()
+            resp = self.client.get(self.url)
+            if resp.status_code != 200:
+                raise SystemExit(f"FAILED: {self.url} answered {resp.status_code}")
+            self.times.append((perf_counter() - start) * 1000)
+            sleep(0.02)
+
+
+def main() -> None:
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("--scale", type=float, default=1.0, help="fraction of 1M rows / 500k contacts")
+    args = cli.parse_args()
+    rows = max(1000, int(1_000_000 * args.scale))
+    existing = max(500, int(500_000 * args.scale))
+    started = perf_counter()
+    with harness.services("import") as svc:
+        app = harness.create_app(svc)
+        with app.app_context():
+            slug, schema, owners = make_tenant()
+            b_slug, b_schema, b_owners = neighbour()
+        print(f"loading {existing:,} contacts into A, 20,000 into B", flush=True)
+        load(
+            svc.database_url, schema, {"contacts": existing, "accounts": 1000, "deals": 20}, owners
+        )
+        load(
+            svc.database_url, b_schema, {"contacts": 20_000, "accounts": 200, "deals": 20}, b_owners
+        )
+        with app.app_context():
+            with db.scope(tenant_ref(slug)):
+                for form in CUSTOM:
+                    customization.add_field(get("contact"), dict(form))
+            with db.scope(tenant_ref(slug)):
+                fields = {str(f.label): f.name for f in get("contact").fields}
+        path = svc.workdir / "contacts.csv"
+        write_csv(path, rows, existing_emails(svc.database_url, schema, rows // 5))
+        size_mb = path.stat().st_size / 1e6
+        print(f"wrote {rows:,} rows ({size_mb:.0f} MB) to {path.name}", flush=True)
+
+        columns = [
+            "first_name", "last_name", "email", "phone", "mobile", "title", "city", "country",
+            "birthday", "description", *(fields[f["label"]] for f in CUSTOM),
+        ]  # fmt: skip
+        copy_s = baseline(svc.database_url, schema, path, columns)
+        copy_rps = rows / copy_s
+        print(f"  COPY baseline     {copy_s:>8.1f} s  {copy_rps:>10,.0f} rows/s", flush=True)
+
+        with app.app_context():
+            start = perf_counter()
+            with db.scope(tenant_ref(slug)), path.open("rb") as fh:
+                imp = imports.upload(get("contact"), "contacts.csv", fh, user_id=owners[0])
+                mapped = [c["field"] for c in imp.mapping]
+                if mapped != columns:
+                    raise SystemExit(f"FAILED: automatic mapping {mapped} is not {columns}")
+                form = {f"field_{i}": n for i, n in enumerate(mapped)}
+                imports.configure(imp, form | {"mode": "upsert", "dedupe": "email"})
+                imports.start(imp)
+                import_id = imp.id
+            upload_s = perf_counter() - start
+        print(f"  upload            {upload_s:>8.1f} s", flush=True)
+
+        b_client = sign_in(app, "neighbour@pages.example")
+        b_url = f"/app/{b_slug}/contacts/"
+        for _ in range(10):
+            b_client.get(b_url)  # warm
+        idle = Load(b_client, b_url)
+        idle.thread.start()
+        sleep(10)
+        idle.on = False
+        idle.thread.join()
+
+        during = Load(b_client, b_url)
+        env = dict(
+            os.environ,
+            SAAS_ENV="test",
+            SECRET_KEY="bench",
+            DATABASE_URL=svc.database_url,
+            REDIS_URL=svc.redis_url,
+            MAIL_BACKEND="file",
+            MAIL_DIR=str(svc.workdir / "mail"),
+        )
+        saas = Path(sys.executable).with_name("saas")
+        during.thread.start()
+        worker = subprocess.run([str(saas), "worker", "imports", "--burst"], env=env, check=False)
+        during.on = False
+        during.thread.join()
+        if worker.returncode != 0:
+            raise SystemExit(f"FAILED: the worker exited with {worker.returncode}")
+
+        with app.app_context(), db.scope(tenant_ref(slug)) as s:
+            imp = s.get(Import, import_id)
+            if imp.status != "done":
+                raise SystemExit(f"FAILED: the import is {imp.status}: {imp.error}")
+            seconds = (imp.finished_at - imp.run_started_at).total_seconds()
+            counts = {
+                k: getattr(imp, k) for k in ("created", "updated", "unchanged", "skipped", "failed")
+            }
+        if sum(counts.values()) != rows:
+            raise SystemExit(f"FAILED: {counts} do not add up to {rows} rows")
+        with psycopg.connect(svc.database_url) as conn:
+            live = conn.execute(
+                f'SELECT count(*) FROM "{schema}".contacts WHERE deleted_at IS NULL'
+            ).fetchone()[0]
+        print(f"  import            {seconds:>8.1f} s  {rows / seconds:>10,.0f} rows/s  {counts}")
+
+    rps = rows / seconds
+    idle_p95 = harness.percentile(idle.times, 95)
+    during_p95 = harness.percentile(during.times, 95)
+    result = {
+        "rows": rows,
+        "rows_per_s": round(rps),
+        "copy_rows_per_s": round(copy_rps),
+        "ratio": round(rps / copy_rps, 3),
+        "neighbour_p95_idle_ms": round(idle_p95, 1),
+        "neighbour_p95_during_ms": round(during_p95, 1),
+        "neighbour_requests_during": len(during.times),
+        "upload_s": round(upload_s, 1),
+        "import_s": round(seconds, 1),
+        "copy_s": round(copy_s, 1),
+        **counts,
+        "contacts_after": live,
+        "total_s": round(perf_counter() - started, 1),
+    }
+    harness.check(
+        "ratio", result["ratio"], "", f">= {TARGETS['ratio']}", result["ratio"] >= TARGETS["ratio"]
+    )
+    harness.check(
+        "neighbour p95",
+        during_p95,
+        "ms",
+        f"<= {TARGETS['neighbour'] * idle_p95:.1f}",
+        during_p95 <= TARGETS["neighbour"] * idle_p95,
+    )
+    harness.emit(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Export files: CSV (UTF-8 with a BOM, so Excel reads it) or XLSX, written a batch of
+records at a time, and kept in PostgreSQL in chunks of about 1 MB.
+
+Every cell a spreadsheet would run as a formula is neutralised in both formats
+(``records.export.neutralise``). XLSX cells are typed: numbers, dates and checkboxes
+as such, everything else as a string cell, never a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy import delete, func, insert, select
+
+from saas.db import TenantRef, db, session
+from saas.modules.exports.models import ExportChunk
+from saas.modules.records.display import Names, plain
+from saas.modules.records.export import neutralise
+from saas.modules.records.fields import Field
+from saas.modules.records.registry import ObjectType
+
+BATCH = 1000
+CHUNK = 1024 * 1024
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+NUMERIC = {"integer", "number", "currency", "percent"}
+_SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
+
+
+class Stopped(Exception):
+    """The export was cancelled while it was being written."""
+
+
+def columns(otype: ObjectType, names: list[str] | None = None) -> list[Field]:
+    """The fields to export: every one (custom ones too), or those named, in that order."""
+    fields = list(otype.fields)
+    if names is None:
+        return fields
+    by_name = {f.name: f for f in fields}
+    return [by_name[n] for n in names if n in by_name]
+
+
+def typed(f: Field, record, names: Names, zone: ZoneInfo):
+    """A cell's value for XLSX: a number, date or checkbox as itself, text neutralised."""
+    value = getattr(record, f.name, None)
+    if value is None or value == "" or value == []:
+        return None
+    if f.options is None:
+        if f.type == "bool":
+            return bool(value)
+        if f.type in NUMERIC:
+            return value
+        if f.type == "datetime" and isinstance(value, datetime):
+            return value.astimezone(zone).replace(tzinfo=None)  # Excel has no time zones
+        if f.type == "date":
+            return value
+    return neutralise(plain(f, record, names))
+
+
+class CsvFile:
+    def __init__(self, out: BinaryIO, title: str):
+        self.text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        self.text.write("\ufeff")
+        self.writer = csv.writer(self.text)
+
+    def header(self, labels: list[str]) -> None:
+        self.writer.writerow(labels)
+
+    def rows(self, fields, records, names: Names, zone: ZoneInfo) -> None:
+        self.writer.writerows(
+            [r.id, *(neutralise(plain(f, r, names)) for f in fields)] for r in records
+        )
+
+    def close(self) -> None:
+        self.text.flush()
+        self.text.detach()  # the caller owns the file
+
+
+class XlsxFile:
+    def __init__(self, out: BinaryIO, title: str):
+        self.out = out
+        self.book = Workbook(write_only=True)
+        self.sheet = self.book.create_sheet(_SHEET_UNSAFE.sub(" ", title)[:31] or "Export")
+
+    def _cell(self, value):
+        cell = WriteOnlyCell(self.sheet, value=value)
+        if isinstance(value, str):
+            # openpyxl turns a string starting with "=" into a formula: never here.
+            cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+            cell.data_type = "s"
+        return cell
+
+    def header(self, labels: list[str]) -> None:
+        self.sheet.append([self._cell(label) for label in labels])
+
+    def rows(self, fields, records, names: Names, zone: ZoneInfo) -> None:
+        for r in records:
+            self.sheet.append([r.id, *(self._cell(typed(f, r, names, zone)) for f in fields)])
+
+    def close(self) -> None:
+        self.book.save(self.out)
+
+
+WRITERS = {"csv": CsvFile, "xlsx": XlsxFile}
+
+
+def count(otype: ObjectType, stmt) -> int:
+    counted = stmt.order_by(None).with_only_columns(otype.model.id).subquery()
+    return session().execute(select(func.count()).select_from(counted)).scalar_one()
+
+
+def write(
+    otype: ObjectType,
+    stmt,
+    fields: list[Field],
+    fmt: str,
+    out: BinaryIO,
+    zone: ZoneInfo,
+    progress: Callable[[int], bool] | None = None,
+) -> int:
+    """Write the records of ``stmt`` to ``out``; returns how many. ``progress(rows done)``
+    is called after each batch and stops the export (:class:`Stopped`) by returning False."""
+    writer = WRITERS[fmt](out, str(otype.plural))
+    writer.header(["id", *(str(f.label) for f in fields)])
+    done = 0
+    result = session().execute(stmt.execution_options(yield_per=BATCH)).scalars()
+    for batch in result.partitions(BATCH):
+        writer.rows(fields, batch, Names(otype, batch, fields), zone)
+        done += len(batch)
+        if progress is not None and progress(done) is False:
+            raise Stopped
+    writer.close()
+    return done
+
+
+def store(export_id: int, source: BinaryIO) -> int:
+    """Keep the file ``source`` as the export's chunks (replacing any); returns its size."""
+    session().execute(delete(ExportChunk).where(ExportChunk.export_id == export_id))
+    source.seek(0)
+    seq = size = 0
+    while data := source.read(CHUNK):
+        session().execute(insert(ExportChunk).values(export_id=export_id, seq=seq, data=data))
+        seq += 1
+        size += len(data)
+    return size
+
+
+def drop(*export_ids: int) -> None:
+    session().execute(delete(ExportChunk).where(ExportChunk.export_id.in_(export_ids)))
+
+
+def stream(tenant: TenantRef, export_id: int) -> Iterator[bytes]:
+    """The file, a chunk at a time. A response is streamed after the request's unit of
+    work has ended, so the chunks are read in a unit of work of their own."""
+    with db.scope(tenant) as s:
+        seq = 0
+        while True:
+            data = s.execute(
+                select(ExportChunk.data).where(
+                    ExportChunk.export_id == export_id, ExportChunk.seq == seq
+                )
+            ).scalar_one_or_none()
+            if data is None:
+                return
+            yield data
+            seq += 1

@@ -1,0 +1,1 @@
+"""Imports of CSV and XLSX files into any CRM object."""

@@ -1,0 +1,109 @@
+"""Notifications that record writes cause: a record assigned to you, an @mention in a
+note, a transfer of someone's records to you.
+
+They run as ``records.service`` listeners in the transaction of the write, so they are
+created with it or not at all; e-mails go out after its commit. Inside
+``service.batched()`` (imports, bulk assign) they are summarised per person.
+"""
+
+from __future__ import annotations
+
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
+
+from saas.modules.notifications import mentions
+from saas.modules.notifications.service import notify, tenant_locale
+from saas.modules.records import service as records
+from saas.modules.records.registry import ObjectType, get
+
+EVENTS = ("created", "updated")
+EXCERPT = 300  # characters of a note quoted in its mention
+
+
+def on_write(otype: ObjectType, record, event: str, changes: dict, actor: int | None) -> None:
+    """``records.service`` listener."""
+    if event not in EVENTS:
+        return
+    if "owner_id" in changes:
+        _assigned(otype, record, changes["owner_id"][1], actor)
+    note = otype.name == "activity" and record.kind == "note"
+    if note and (event == "created" or "body" in changes or "subject" in changes):
+        _mentioned(record, actor)
+
+
+def _wants(otype: ObjectType, event: str) -> bool:
+    # Lets bulk writes (imports) know they may skip the listener for other objects.
+    return event in EVENTS and ("owner_id" in otype.by_name or otype.name == "activity")
+
+
+on_write.wants = _wants
+on_write.bulk_safe = True  # it only reads the record: bulk writes call it as they go
+records.listeners.append(on_write)
+
+
+def _assigned(otype: ObjectType, record, owner: int | None, actor: int | None) -> None:
+    """The new owner hears of it, unless they gave it to themselves."""
+    if owner is None or owner == actor:
+        return
+    with force_locale(tenant_locale()):
+        title = _("Assigned to you: %(object)s “%(title)s”", object=otype.label,
+                  title=otype.title(record))  # fmt: skip
+        who = records.member_names().get(actor) if actor is not None else None
+        body = _("By %(name)s.", name=who) if who else ""
+    notify([owner], kind="assigned", title=title, body=body, url=f"/{otype.slug}/{record.id}")
+
+
+def on_transfer(from_user: int, to_user: int, counts: dict[str, int], actor: int | None) -> None:
+    """``records.service.transfer`` hook: one notification for all the records moved."""
+    total = sum(counts.values())
+    if not total or to_user == actor:
+        return
+    names = records.member_names()
+    moved = sorted(((n, name) for name, n in counts.items() if n), reverse=True)
+    with force_locale(tenant_locale()):
+        title = ngettext(
+            "%(num)d record was transferred to you", "%(num)d records were transferred to you",
+            total,
+        )  # fmt: skip
+        lines = [f"{get(name).plural}: {n}" for n, name in moved]
+        former = names.get(from_user) or _("Former user #%(id)s", id=from_user)
+        lines.append(_("Previously owned by %(name)s.", name=former))
+    # The list of the object with the most records, filtered to what is now theirs.
+    url = f"/{get(moved[0][1]).slug}/?owner_id=me"
+    notify([to_user], kind="assigned", title=title, body="\n".join(lines), url=url)
+
+
+records.transfer_listeners.append(on_transfer)
+
+
+def _mentioned(note, actor: int | None) -> None:
+    """Members the note mentions, once per note and person (an edit tells only newcomers)."""
+    text = "\n".join(t for t in (note.subject, note.body) if t)
+    if "@" not in text:
+        return
+    from saas.modules.workspace.service import members
+
+    people = [(u.id, u.name, u.email) for _m, u in members()]
+    author = actor or note.created_by or note.owner_id
+    mentioned = [uid for uid in mentions.find(text, people) if uid != author]
+    if not mentioned:
+        return
+    url, about = f"/activities/{note.id}", ""
+    if note.related_object and note.related_id:
+        try:
+            target = get(note.related_object)
+        except KeyError:
+            target = None
+        if target is not None:
+            url = f"/{target.slug}/{note.related_id}"
+            about = records.titles(target, [note.related_id]).get(note.related_id, "")
+    name = records.member_names().get(author) if author is not None else None
+    with force_locale(tenant_locale()):
+        name = name or _("Someone")
+        if about:
+            title = _("%(name)s mentioned you in a note on “%(record)s”", name=name, record=about)
+        else:
+            title = _("%(name)s mentioned you in a note", name=name)
+    body = note.body or note.subject or ""
+    body = body if len(body) <= EXCERPT else body[: EXCERPT - 1] + "…"
+    notify(mentioned, kind="mention", title=title, body=body, url=url, key=f"mention:{note.id}")

@@ -1,0 +1,339 @@
+"""Many records at once, at close to COPY speed: the write path of imports.
+
+The same rules as :mod:`service` ``create`` / ``update`` (values parsed by the
+caller through ``fields.parse``, the object's ``before_write``, the owner
+default, validation rules through ``service.checks``, the search document, a
+timeline entry per record) but the rows go to PostgreSQL with ``COPY``: new
+records straight into their table with ids taken from its sequence, changes
+through a temporary table and one ``UPDATE … FROM``.
+
+Usable when :func:`fits` says so: an object with an ``after_write`` hook, or
+one whose writes a listener (a workflow rule) wants to hear of, is written
+record by record through :mod:`service` instead, by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from psycopg.types.json import Jsonb
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from saas.db import current_tenant, session
+from saas.modules.customization import meta
+from saas.modules.records import search, service
+from saas.modules.records.registry import ObjectType
+from saas.tenants.migrate import quoted_schema
+
+
+def fits(otype: ObjectType, event: str) -> bool:
+    """Whether ``event`` writes of ``otype`` may take the bulk path."""
+    return otype.after_write is None and not service.wanted(otype, event)
+
+
+@dataclass
+class Written:
+    """What a bulk write did, by the caller's row keys."""
+
+    ids: dict[int, int] = field(default_factory=dict)  # created or updated: key -> id
+    errors: dict[int, str] = field(default_factory=dict)  # refused: key -> reason
+    changes: dict[int, dict] = field(default_factory=dict)  # updated: key -> {f: (old, new)}
+
+
+def _reason(exc: service.ValidationErrors) -> str:
+    return " ".join(exc.errors.values())
+
+
+def _raw():
+    """The psycopg connection of the unit of work (same transaction, same role)."""
+    return session().connection().connection.driver_connection
+
+
+def _table(otype: ObjectType) -> str:
+    return f"{quoted_schema(current_tenant().schema_name)}.{otype.model.__table__.name}"
+
+
+def copy_into(table, names: Sequence[str], rows: list[list]) -> None:
+    """COPY ``rows`` (values already adapted) into the tenant's ``table``, in the unit of
+    work's transaction."""
+    _copy(f"{quoted_schema(current_tenant().schema_name)}.{table.name}", names, rows)
+
+
+def _copy(target: str, names: Sequence[str], rows: list[list]) -> None:
+    columns = ", ".join(f'"{n}"' for n in names)
+    with _raw().cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _vector(otype: ObjectType, get) -> str | None:
+    names = otype.searchable
+    return search.vector_text([get(n) for n in names]) if names else None
+
+
+# -- create ------------------------------------------------------------------------------
+
+
+def create(
+    otype: ObjectType, rows: list[tuple[int, dict]], *, actor: int | None, note: dict
+) -> Written:
+    """Insert records from parsed values ``[(key, values)]``; ``note`` goes on each
+    record's "created" timeline entry (``{"import": 12}``). Flushes, never commits."""
+    written = Written()
+    ready: list[tuple[int, dict]] = []
+    for key, values in rows:
+        values = dict(values)
+        record = otype.model()
+        record.created_by = actor
+        try:
+            if otype.before_write:
+                otype.before_write(record, values, True)
+            if "owner_id" in otype.by_name and values.get("owner_id") is None and actor is not None:
+                values["owner_id"] = actor
+            service._fill_not_null(otype, values, is_new=True)
+            for check in service.checks:
+                check(otype, record, values, True)
+        except service.ValidationErrors as exc:
+            written.errors[key] = _reason(exc)
+            continue
+        ready.append((key, values))
+    if not ready:
+        return written
+    session().flush()
+    sequence = (
+        session()
+        .execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": _table(otype)})
+        .scalar_one()
+    )
+    ids = (
+        session()
+        .execute(
+            text("SELECT nextval(:s) FROM generate_series(1, :n)"), {"s": sequence, "n": len(ready)}
+        )
+        .scalars()
+        .all()
+    )
+    # Rows whose values name the same columns go in one COPY (a column left out keeps
+    # its default, which NULL would not).
+    groups: dict[tuple, list] = {}
+    for (key, values), new_id in zip(ready, ids, strict=True):
+        groups.setdefault(tuple(sorted(values)), []).append((key, new_id, values))
+    searchable = bool(otype.searchable)
+    for names, members in groups.items():
+        columns = ["id", "created_by", *names] + (["search"] if searchable else [])
+        lines = [
+            [new_id, actor, *(values[n] for n in names)]
+            + ([_vector(otype, values.get)] if searchable else [])
+            for _key, new_id, values in members
+        ]
+        if _inserted(otype, columns, lines):
+            for key, new_id, _values in members:
+                written.ids[key] = new_id
+        else:  # a unique or required custom column refused a row: find which, one by one
+            for (key, new_id, _values), line in zip(members, lines, strict=True):
+                error = _insert_one(otype, columns, line)
+                if error is None:
+                    written.ids[key] = new_id
+                else:
+                    written.errors[key] = error
+    made = [(key, values) for key, values in ready if key in written.ids]
+    timeline(otype, [(written.ids[k], "created", dict(note)) for k, _v in made], actor)
+    service.tell_bulk(
+        otype, [_as_written(otype, written.ids[k], v) for k, v in made], "created", actor
+    )
+    return written
+
+
+def _as_written(otype: ObjectType, record_id: int, values: dict) -> tuple:
+    """A new record as listeners see it (not in the session: nothing more is written)."""
+    record = otype.model()
+    _, custom = service._split(otype, values)
+    for name, value in values.items():
+        if name not in custom:
+            setattr(record, name, value)
+    record.id = record_id
+    meta.keep(record, list(custom), list(custom.values()))
+    return record, {name: (None, value) for name, value in values.items()}
+
+
+def _inserted(otype: ObjectType, columns: list[str], lines: list[list]) -> bool:
+    try:
+        with session().begin_nested():
+            _copy(_table(otype), columns, lines)
+        return True
+    except IntegrityError:
+        return False
+    except Exception as exc:  # psycopg errors raised by COPY are not wrapped by SQLAlchemy
+        if _integrity(exc):
+            return False
+        raise
+
+
+def _integrity(exc: Exception) -> bool:
+    import psycopg.errors
+
+    return isinstance(exc, psycopg.errors.IntegrityError)
+
+
+def _insert_one(otype: ObjectType, columns: list[str], line: list) -> str | None:
+    try:
+        with session().begin_nested():
+            _copy(_table(otype), columns, [line])
+        return None
+    except Exception as exc:
+        if not _integrity(exc) and not isinstance(exc, IntegrityError):
+            raise
+        error = service._database_errors(otype, _Wrapped(exc))
+        return _reason(error) if error else str(getattr(exc, "orig", exc)).split("\n")[0]
+
+
+class _Wrapped:
+    """Looks like SQLAlchemy's IntegrityError to ``service._database_errors``."""
+
+    def __init__(self, exc: Exception):
+        self.orig = getattr(exc, "orig", exc)
+
+
+# -- update ------------------------------------------------------------------------------
+
+
+def load(otype: ObjectType, ids: Sequence[int]) -> dict[int, object]:
+    """Live records by id with their custom values (for :func:`update`)."""
+    if not ids:
+        return {}
+    custom = [f.name for f in otype.custom_fields]
+    stmt = service.select_records(otype).where(otype.model.id.in_(list(ids)))
+    out = {}
+    for row in session().execute(stmt.add_columns(*(otype.column(n) for n in custom))):
+        record = row[0]
+        meta.keep(record, custom, row[1:])
+        out[record.id] = record
+    return out
+
+
+def update(
+    otype: ObjectType, rows: list[tuple[int, object, dict]], *, actor: int | None, note: dict
+) -> Written:
+    """Apply parsed values ``[(key, record, values)]`` to loaded records (see :func:`load`).
+
+    Only what differs is written; ``written.changes[key]`` says what that was, and a row
+    with no difference is in neither ``ids`` nor ``errors``. Flushes, never commits.
+    """
+    written = Written()
+    changed: list[tuple[int, object, dict]] = []
+    for key, record, values in rows:
+        values = dict(values)
+        try:
+            if otype.before_write:
+                otype.before_write(record, values, False)
+            service._fill_not_null(otype, values, is_new=False)
+            for check in service.checks:
+                check(otype, record, values, False)
+        except service.ValidationErrors as exc:
+            written.errors[key] = _reason(exc)
+            continue
+        changes = {n: (getattr(record, n), v) for n, v in values.items() if getattr(record, n) != v}
+        if changes:
+            changed.append((key, record, changes))
+    if not changed:
+        return written
+    names = sorted({n for _k, _r, changes in changed for n in changes})
+    search_too = bool(set(names) & set(otype.searchable))
+
+    def after(record, changes, name):
+        return changes[name][1] if name in changes else getattr(record, name)
+
+    lines = []
+    for _key, record, changes in changed:
+        line = [record.id, *(after(record, changes, n) for n in names)]
+        if search_too:
+            line.append(_vector(otype, lambda n, r=record, c=changes: after(r, c, n)))
+        lines.append(line)
+    columns = ["id", *names] + (["search"] if search_too else [])
+    if _updated(otype, columns, lines):
+        for key, record, changes in changed:
+            written.ids[key] = record.id
+            written.changes[key] = changes
+    else:
+        for (key, record, changes), line in zip(changed, lines, strict=True):
+            error = _update_one(otype, columns, line)
+            if error is None:
+                written.ids[key] = record.id
+                written.changes[key] = changes
+            else:
+                written.errors[key] = error
+    done = [(k, r, c) for k, r, c in changed if k in written.ids]
+    shown = service.shown_changes(otype, [c for _k, _r, c in done])
+    timeline(
+        otype,
+        [
+            (r.id, "updated", {"changes": s, **note})
+            for (_k, r, _c), s in zip(done, shown, strict=True)
+        ],
+        actor,
+    )
+    service.tell_bulk(otype, [(r, c) for _k, r, c in done], "updated", actor)
+    for _k, record, _c in done:  # what this unit of work reads next is the new row
+        session().expire(record)
+        meta.forget(otype, record)
+    return written
+
+
+def _updated(otype: ObjectType, columns: list[str], lines: list[list]) -> bool:
+    try:
+        with session().begin_nested():
+            _update_from(otype, columns, lines)
+        return True
+    except IntegrityError:
+        return False
+    except Exception as exc:
+        if _integrity(exc):
+            return False
+        raise
+
+
+def _update_one(otype: ObjectType, columns: list[str], line: list) -> str | None:
+    try:
+        with session().begin_nested():
+            _update_from(otype, columns, [line])
+        return None
+    except Exception as exc:
+        if not _integrity(exc) and not isinstance(exc, IntegrityError):
+            raise
+        error = service._database_errors(otype, _Wrapped(exc))
+        return _reason(error) if error else str(getattr(exc, "orig", exc)).split("\n")[0]
+
+
+def _update_from(otype: ObjectType, columns: list[str], lines: list[list]) -> None:
+    """COPY the new values into a temporary table, then one UPDATE … FROM it."""
+    target = _table(otype)
+    with _raw().cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.bulk_update")
+        cursor.execute(
+            "CREATE TEMP TABLE bulk_update ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA".format(
+                ", ".join(f'"{c}"' for c in columns), target
+            )
+        )
+    _copy("pg_temp.bulk_update", columns, lines)
+    sets = ", ".join(f'"{c}" = u."{c}"' for c in columns if c != "id")
+    with _raw().cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {target} AS t SET {sets}, updated_at = now() "
+            "FROM pg_temp.bulk_update AS u WHERE t.id = u.id"
+        )
+        cursor.execute("DROP TABLE pg_temp.bulk_update")
+
+
+# -- timeline ----------------------------------------------------------------------------
+
+
+def timeline(otype: ObjectType, entries: list[tuple[int, str, dict]], actor: int | None) -> None:
+    """Timeline entries ``[(record id, kind, data)]`` in one COPY."""
+    if not entries:
+        return
+    from saas.modules.records.models import TimelineEntry
+
+    lines = [[otype.name, record_id, kind, actor, Jsonb(data)] for record_id, kind, data in entries]
+    copy_into(TimelineEntry.__table__, ["object", "record_id", "kind", "user_id", "data"], lines)

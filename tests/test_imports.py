@@ -1,0 +1,492 @@
+"""Imports through the browser and the worker: mapping, modes, dedupe keys, related
+records, error report round trip, revert, cancel, faults, limits, isolation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from sqlalchemy import func, select, text
+
+from saas.db import db, session
+from saas.modules.customers.models import Account, Contact
+from saas.modules.imports.models import Import, ImportRow, TrackedJob
+from saas.modules.records.models import TimelineEntry
+from tests.conftest import login, post, signup, unique
+from tests.factories import add_member, make, tenant_ref, user_id
+
+
+def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode(encoding)
+
+
+def upload(client, slug, data: bytes, name="people.csv", obj="contact", encoding=""):
+    resp = post(
+        client,
+        f"/app/{slug}/imports/",
+        {"object": obj, "encoding": encoding, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    match = re.search(r"/imports/(\d+)/mapping", resp.headers["Location"])
+    assert match, resp.headers["Location"]
+    return int(match.group(1))
+
+
+def mapping_of(slug, import_id) -> list[str]:
+    with db.scope(tenant_ref(slug)):
+        return [c["field"] for c in session().get(Import, import_id).mapping]
+
+
+def start(client, slug, import_id, fields: list[str], **options):
+    form = {f"field_{i}": name for i, name in enumerate(fields)}
+    form.update({"mode": "insert", "dedupe": "", "action": "start"})
+    form.update(options)
+    return post(client, f"/app/{slug}/imports/{import_id}/mapping", form)
+
+
+def state(slug, import_id) -> Import:
+    with db.scope(tenant_ref(slug)):
+        imp = session().get(Import, import_id)
+        session().expunge(imp)
+        return imp
+
+
+def contacts(slug) -> list[Contact]:
+    with db.scope(tenant_ref(slug)):
+        found = list(
+            session()
+            .execute(select(Contact).where(Contact.deleted_at.is_(None)).order_by(Contact.id))
+            .scalars()
+        )
+        session().expunge_all()
+        return found
+
+
+@pytest.fixture
+def owner(client):
+    slug, email = signup(client)
+    return slug, email
+
+
+PEOPLE = [
+    ["First name", "Last name", "E-mail", "Company", "Phone"],
+    ["Ada", "Lovelace", "ada@example.com", "Analytical Ltd", "+44 20 0000"],
+    ["Alan", "Turing", "ALAN@example.com", "Bletchley", ""],
+]
+
+
+def test_an_import_runs_on_the_worker_and_reports_its_counts(client, owner, run_jobs):
+    slug, email = owner
+    make(slug, "account", name="Analytical Ltd")
+    import_id = upload(client, slug, csv_bytes(PEOPLE))
+    assert mapping_of(slug, import_id) == [
+        "first_name",
+        "last_name",
+        "email",
+        "account_id",
+        "phone",
+    ]
+    page = client.get(f"/app/{slug}/imports/{import_id}/mapping").get_data(as_text=True)
+    assert "Lovelace" in page and "Bletchley" in page  # the preview shows the rows
+    assert "no Account “Bletchley”" in page  # and what would fail
+
+    resp = start(client, slug, import_id, mapping_of(slug, import_id), create_missing="on")
+    assert resp.status_code == 302
+    assert state(slug, import_id).status == "queued"
+    run_jobs()
+
+    imp = state(slug, import_id)
+    assert (imp.status, imp.total, imp.created, imp.failed) == ("done", 2, 2, 0)
+    people = {c.email: c for c in contacts(slug)}
+    assert set(people) == {"ada@example.com", "alan@example.com"}  # e-mails normalised
+    with db.scope(tenant_ref(slug)):
+        accounts = dict(session().execute(select(Account.name, Account.id)).all())
+        assert people["alan@example.com"].account_id == accounts["Bletchley"]  # created
+        assert people["ada@example.com"].account_id == accounts["Analytical Ltd"]  # found
+        assert people["ada@example.com"].owner_id == user_id(email)
+        entries = (
+            session()
+            .execute(
+                select(TimelineEntry.kind, TimelineEntry.data).where(
+                    TimelineEntry.record_id == people["ada@example.com"].id,
+                    TimelineEntry.object == "contact",
+                )
+            )
+            .all()
+        )
+    assert ("created", {"import": import_id}) in [(k, d) for k, d in entries]
+    # Found again by search: the search document is written too.
+    assert "Lovelace" in client.get(f"/app/{slug}/search?q=lovelace").get_data(as_text=True)
+    page = client.get(f"/app/{slug}/imports/{import_id}").get_data(as_text=True)
+    assert 'id="count-created">2<' in page
+
+
+def test_chinese_headers_in_a_gbk_file_are_matched_and_read(client, owner, run_jobs):
+    slug, _ = owner
+    rows = [
+        ["姓名", "邮箱", "手机", "公司", "职位"],
+        ["张伟", "zhang@example.cn", "13800000000", "", "经理"],
+    ]
+    import_id = upload(client, slug, csv_bytes(rows, "gb18030"), name="客户.csv")
+    assert state(slug, import_id).encoding in {"gb18030", "gbk"}
+    assert mapping_of(slug, import_id) == ["__full_name", "email", "mobile", "account_id", "title"]
+    start(client, slug, import_id, mapping_of(slug, import_id))
+    run_jobs()
+    (person,) = contacts(slug)
+    assert (person.last_name, person.first_name, person.title) == ("张伟", None, "经理")
+
+
+def test_an_xlsx_workbook_imports_with_typed_cells(client, owner, run_jobs):
+    from datetime import date
+
+    from openpyxl import Workbook
+
+    slug, _ = owner
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Last name", "Birthday", "E-mail"])
+    sheet.append(["Hopper", date(1906, 12, 9), "grace@example.com"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    import_id = upload(client, slug, buffer.getvalue(), name="people.xlsx")
+    start(client, slug, import_id, mapping_of(slug, import_id))
+    run_jobs()
+    (person,) = contacts(slug)
+    assert person.birthday == date(1906, 12, 9)
+
+
+def test_insert_skips_existing_update_skips_missing_upsert_does_both(client, owner, run_jobs):
+    slug, _ = owner
+    kept = make(slug, "contact", last_name="Old", email="known@example.com", city="Paris")
+    rows = [
+        ["Last name", "E-mail", "City"],
+        ["New", "known@example.com", "Rome"],
+        ["Fresh", "new@example.com", ""],
+    ]
+
+    first = upload(client, slug, csv_bytes(rows))
+    start(client, slug, first, ["last_name", "email", "city"], mode="insert", dedupe="email")
+    run_jobs()
+    imp = state(slug, first)
+    assert (imp.created, imp.skipped) == (1, 1)
+
+    second = upload(client, slug, csv_bytes(rows + [["Ghost", "ghost@example.com", "Oslo"]]))
+    start(client, slug, second, ["last_name", "email", "city"], mode="update", dedupe="email")
+    run_jobs()
+    imp = state(slug, second)
+    # known: updated; new@ (created by the first import) has no changes; ghost: skipped.
+    assert (imp.created, imp.updated, imp.unchanged, imp.skipped) == (0, 1, 1, 1)
+    people = {c.email: c for c in contacts(slug)}
+    assert people["known@example.com"].id == kept
+    assert (people["known@example.com"].last_name, people["known@example.com"].city) == (
+        "New",
+        "Rome",
+    )
+    assert people["new@example.com"].city is None  # an empty cell left it as it was
+
+    third = upload(client, slug, csv_bytes(rows + [["Ghost", "ghost@example.com", "Oslo"]]))
+    start(client, slug, third, ["last_name", "email", "city"], mode="upsert", dedupe="email")
+    run_jobs()
+    imp = state(slug, third)
+    assert (imp.created, imp.updated, imp.unchanged) == (1, 0, 2)
+    assert len(contacts(slug)) == 3
+
+
+def test_a_key_twice_in_one_file_makes_one_record(client, owner, run_jobs):
+    slug, _ = owner
+    rows = [
+        ["Last name", "E-mail", "City"],
+        ["A", "twin@example.com", "Lyon"],
+        ["B", "twin@example.com", "Nice"],
+    ]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name", "email", "city"], mode="upsert", dedupe="email")
+    run_jobs()
+    (person,) = contacts(slug)
+    assert (person.last_name, person.city) == ("B", "Nice")
+    imp = state(slug, import_id)
+    assert (imp.created, imp.updated) == (1, 1)
+
+
+def test_a_unique_custom_field_is_a_dedupe_key(client, owner, run_jobs):
+    slug, _ = owner
+    resp = post(
+        client,
+        f"/app/{slug}/customize/contacts/fields/new",
+        {"label": "ERP number", "type": "text", "unique": "on"},
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    existing = make(slug, "contact", last_name="Before", cf_erp_number="E-1")
+    rows = [["ERP number", "Last name"], ["E-1", "After"], ["E-2", "Second"]]
+    import_id = upload(client, slug, csv_bytes(rows))
+    assert mapping_of(slug, import_id) == ["cf_erp_number", "last_name"]
+    start(
+        client,
+        slug,
+        import_id,
+        ["cf_erp_number", "last_name"],
+        mode="upsert",
+        dedupe="cf_erp_number",
+    )
+    run_jobs()
+    imp = state(slug, import_id)
+    assert (imp.created, imp.updated, imp.failed) == (1, 1, 0)
+    people = {c.id: c.last_name for c in contacts(slug)}
+    assert people[existing] == "After" and len(people) == 2
+
+
+def test_accounts_are_found_by_domain(client, owner, run_jobs):
+    slug, _ = owner
+    account = make(slug, "account", name="Initech", website="https://www.initech.example")
+    rows = [
+        ["Last name", "Company site"],
+        ["Lumbergh", "initech.example"],
+        ["Nobody", "nowhere.example"],
+    ]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name", "account_id"], by_1="domain")
+    run_jobs()
+    imp = state(slug, import_id)
+    assert (imp.created, imp.failed) == (1, 1)
+    (person,) = contacts(slug)
+    assert person.account_id == account
+
+
+def test_rejected_rows_come_back_as_a_csv_that_imports_once_fixed(client, owner, run_jobs):
+    slug, _ = owner
+    rows = [
+        ["Last name", "E-mail", "Birthday"],
+        ["Good", "good@example.com", "1990-01-02"],
+        ["", "nameless@example.com", ""],
+        ["Bad mail", "not-an-address", ""],
+        ["Bad date", "date@example.com", "31/31/1990"],
+        ["", "", ""],
+    ]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name", "email", "birthday"])
+    run_jobs()
+    imp = state(slug, import_id)
+    assert (imp.created, imp.failed, imp.skipped) == (1, 3, 0) or (imp.created, imp.failed) == (
+        1,
+        3,
+    )
+    resp = client.get(f"/app/{slug}/imports/{import_id}/errors.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    report = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert report[0][:3] == ["Last name", "E-mail", "Birthday"]
+    reasons = {r[1]: r[3] for r in report[1:]}
+    assert "required" in reasons["nameless@example.com"]
+    assert "e-mail" in reasons["not-an-address"].lower()
+    assert "date" in reasons["date@example.com"].lower()
+    assert len(report) - 1 == imp.failed + imp.skipped  # nothing silently dropped
+
+    fixed = [report[0]] + [r for r in report[1:] if r[1]]
+    fixed[1][0], fixed[2][1], fixed[3][2] = "Named", "fixed@example.com", "1990-12-31"
+    again = upload(client, slug, csv_bytes(fixed), name="fixed.csv")
+    assert mapping_of(slug, again)[3] == ""  # the reason column goes nowhere
+    start(client, slug, again, mapping_of(slug, again))
+    run_jobs()
+    imp = state(slug, again)
+    assert (imp.created, imp.failed) == (3, 0)
+    assert len(contacts(slug)) == 4
+
+
+def test_revert_removes_what_it_created_and_restores_what_it_updated(client, owner, run_jobs):
+    slug, _ = owner
+    kept = make(slug, "contact", last_name="Keep", email="keep@example.com", city="Paris")
+    rows = [
+        ["Last name", "E-mail", "City"],
+        ["Keep", "keep@example.com", "Rome"],
+        ["Added", "added@example.com", "Oslo"],
+    ]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name", "email", "city"], mode="upsert", dedupe="email")
+    run_jobs()
+    assert {c.city for c in contacts(slug)} == {"Rome", "Oslo"}
+
+    resp = post(client, f"/app/{slug}/imports/{import_id}/revert")
+    assert resp.status_code == 302
+    run_jobs()
+    imp = state(slug, import_id)
+    assert (imp.status, imp.reverted) == ("reverted", 2)
+    (person,) = contacts(slug)
+    assert (person.id, person.city) == (kept, "Paris")
+    assert "added" in client.get(f"/app/{slug}/trash/").get_data(as_text=True).lower()
+
+
+def test_cancel_stops_after_the_current_batch(client, owner, run_jobs, app, monkeypatch):
+    from saas.modules.imports import engine
+
+    slug, _ = owner
+    monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 2)
+    rows = [["Last name"]] + [[f"Person {i}"] for i in range(10)]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name"])
+    write = engine.Batch.write
+
+    def write_then_cancel(self, batch):  # the user presses "Cancel" during batch 2
+        write(self, batch)
+        if self.imp.done == 2:
+            self.imp.cancel_requested = True
+
+    monkeypatch.setattr(engine.Batch, "write", write_then_cancel)
+    run_jobs()
+    imp = state(slug, import_id)
+    assert (imp.status, imp.done, imp.created) == ("cancelled", 4, 4)
+    assert len(contacts(slug)) == 4
+
+    not_started = upload(client, slug, csv_bytes(rows))
+    assert post(client, f"/app/{slug}/imports/{not_started}/cancel").status_code == 302
+    assert state(slug, not_started).status == "cancelled"
+
+
+def test_a_crash_midway_then_a_lost_queue_finishes_exactly_once(
+    client, owner, run_jobs, app, monkeypatch
+):
+    """Batches commit with their position: after a crash and Redis losing the retry, the
+    reconciler enqueues the import again and it goes on from the last committed batch."""
+    from saas.extensions import redis
+    from saas.modules.imports import engine
+    from saas.modules.imports.jobs import reconcile_imports
+
+    slug, _ = owner
+    monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 3)
+    rows = [["Last name", "E-mail"]] + [[f"P{i}", f"p{i}@example.com"] for i in range(10)]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name", "email"], mode="upsert", dedupe="email")
+    write, calls = engine.Batch.write, []
+
+    def crash_on_third(self, batch):
+        calls.append(1)
+        write(self, batch)
+        if len(calls) == 3:
+            raise RuntimeError("worker lost its database connection")
+
+    monkeypatch.setattr(engine.Batch, "write", crash_on_third)
+    run_jobs()  # the third batch rolls back; RQ schedules a retry for later
+    assert state(slug, import_id).done == 6
+    with app.app_context():
+        redis().flushdb()  # ...and Redis loses it
+    monkeypatch.setattr(engine.Batch, "write", write)
+    with app.app_context():
+        assert reconcile_imports() == 0  # its heartbeat is fresh: not stalled yet
+        with db.scope() as s:
+            s.execute(
+                text("UPDATE public.tracked_jobs SET heartbeat_at = now() - interval '1 hour'")
+            )
+        assert reconcile_imports() == 1
+    run_jobs()
+    imp = state(slug, import_id)
+    assert (imp.status, imp.done, imp.created, imp.failed) == ("done", 10, 10, 0)
+    people = contacts(slug)
+    assert sorted(c.email for c in people) == sorted(f"p{i}@example.com" for i in range(10))
+    with db.scope(tenant_ref(slug)):
+        assert (
+            session().execute(select(func.count()).where(ImportRow.import_id == import_id)).scalar()
+            == 10
+        )
+    with db.scope() as s:
+        assert s.execute(select(func.count()).select_from(TrackedJob)).scalar() == 0
+
+
+def test_bad_files_get_a_sentence_not_a_500(client, owner):
+    slug, _ = owner
+    for data, name in [
+        (b"", "empty.csv"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "old.xls"),
+        (b"a,b,a\n1,2,3\n", "dupes.csv"),
+    ]:
+        resp = post(
+            client,
+            f"/app/{slug}/imports/",
+            {"object": "contact", "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
+        assert resp.status_code == 200
+        page = resp.get_data(as_text=True)
+        assert 'class="flash error"' in page or "flash-error" in page or "error" in page, name
+    with db.scope(tenant_ref(slug)):
+        assert session().execute(select(func.count()).select_from(Import)).scalar() == 0
+
+
+def test_header_only_and_a_file_over_the_plan_limit_fail_with_a_reason(
+    client, owner, run_jobs, app, monkeypatch
+):
+    slug, _ = owner
+    resp = post(
+        client,
+        f"/app/{slug}/imports/",
+        {"object": "contact", "file": (io.BytesIO(b"Last name,E-mail\n"), "empty.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "The file has column names but no rows." in resp.get_data(as_text=True)
+
+    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", {"trial": 5, "default": 5})
+    big = upload(client, slug, csv_bytes([["Last name"]] + [[f"P{i}"] for i in range(6)]))
+    start(client, slug, big, ["last_name"])
+    run_jobs()
+    imp = state(slug, big)
+    assert imp.status == "failed" and "6 rows" in imp.error and imp.created == 0
+
+
+def test_workflow_rules_run_on_imported_records(client, owner, run_jobs):
+    from saas.modules.activities.models import Activity
+    from saas.modules.workflows import service as workflows
+
+    slug, _ = owner
+    raw = {
+        "object": "contact",
+        "name": "Welcome call",
+        "active": True,
+        "trigger": {"kind": "created"},
+        "match": "all",
+        "conditions": [],
+        "actions": [{"kind": "task", "subject": "Call {record}", "assignee": "owner"}],
+    }
+    with db.scope(tenant_ref(slug)):
+        workflows.save(raw)
+    rows = [["Last name"], ["One"], ["Two"]]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name"])
+    run_jobs()
+    assert state(slug, import_id).created == 2
+    with db.scope(tenant_ref(slug)):
+        subjects = session().execute(select(Activity.subject)).scalars().all()
+    assert sorted(subjects) == ["Call One", "Call Two"]
+
+
+def test_another_company_never_sees_or_runs_an_import(client, owner, make_client, run_jobs, app):
+    from saas.jobs import enqueue
+    from saas.modules.imports.jobs import run_import
+
+    slug, _ = owner
+    import_id = upload(client, slug, csv_bytes(PEOPLE))
+    other = make_client()
+    other_slug, _ = signup(other)
+    for url in ["", "/mapping", "/progress", "/errors.csv"]:
+        assert other.get(f"/app/{other_slug}/imports/{import_id}{url}").status_code == 404
+    assert post(other, f"/app/{other_slug}/imports/{import_id}/revert").status_code == 404
+    assert post(other, f"/app/{other_slug}/imports/{import_id}/cancel").status_code == 404
+    # A job of the other company naming this import finds nothing there.
+    with app.app_context(), db.scope(tenant_ref(other_slug)):
+        enqueue(run_import, import_id)
+    run_jobs()
+    assert state(slug, import_id).status == "uploaded"
+    assert contacts(other_slug) == []
+
+
+def test_a_member_sees_only_their_own_imports(client, owner, make_client):
+    slug, _ = owner
+    import_id = upload(client, slug, csv_bytes(PEOPLE))
+    email, _uid = add_member(slug, "member")
+    colleague = make_client()
+    login(colleague, email)
+    assert colleague.get(f"/app/{slug}/imports/{import_id}").status_code == 404
+    assert unique() not in colleague.get(f"/app/{slug}/imports/").get_data(as_text=True)
