@@ -90,7 +90,7 @@ def neighbour() -> tuple[str, str, list[int]]:
         s.add(user)
         s.flush()
         tenant = create_tenant("Neighbour Co", user)
-        return tenant.slug, tenant.schema_name, [user.id]
+        return tenant.slug, tenant.schema_name, [user.id] * 5  # one owner, all shares
 
 
 def existing_emails(url: str, schema: str, n: int) -> list[str]:

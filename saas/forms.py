@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
+import re
+
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, PasswordField, StringField
@@ -12,8 +14,25 @@ from wtforms.validators import DataRequired, Length, ValidationError
 TOO_LONG = _l("Use at most %(max)d characters.")
 
 
+# Plain ASCII addresses that email_validator accepts as they are (dot-atoms, host names
+# with a top-level label of letters): checked here without it, a hundred times faster,
+# which an import of a million rows feels. Anything else goes through the validator.
+_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PLAIN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[a-z]{{2,63}}", re.ASCII)
+
+
 def normalize_email(value: str) -> str:
     """Check an e-mail address and return it lower-cased, or raise ValueError with a sentence."""
+    plain = value.strip().lower()
+    if (
+        len(plain) <= 254
+        and _PLAIN.fullmatch(plain)
+        and len(plain.partition("@")[0]) <= 64
+        and "--" not in plain.partition("@")[2]
+        and plain.rsplit(".", 1)[1] not in SPECIAL_USE_DOMAIN_NAMES
+    ):
+        return plain
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:

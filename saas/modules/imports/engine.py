@@ -21,7 +21,8 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from psycopg.types.json import Jsonb
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import any_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from saas.db import current_tenant, db, session
 from saas.modules.imports import storage
@@ -340,7 +341,7 @@ class Batch:
         stmt = (
             service.select_records(self.otype)
             .with_only_columns(column, self.otype.model.id)
-            .where(column.in_(list(set(keys))))
+            .where(column == any_(bindparam("keys", list(set(keys)), type_=ARRAY(column.type))))
         )
         found: dict = {}
         for value, record_id in session().execute(stmt):

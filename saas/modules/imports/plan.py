@@ -104,9 +104,10 @@ class Plan:
     def complete(self, rows: list[Parsed]) -> None:
         """Rows that become new records: their empty mapped fields (a required one is an
         error) and the defaults of fields without a column, as a new record's form has."""
+        fields = {name: self.otype.field(name) for name in self.mapped}
         for row in rows:
-            for name in self.mapped - set(row.values):
-                f = self.otype.field(name)
+            for name in self.mapped - row.values.keys():
+                f = fields[name]
                 try:
                     row.values[name] = parse(f, "", tz=self.tz)
                 except FieldError as exc:

@@ -12,7 +12,7 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 
 from saas.modules.notifications import mentions
-from saas.modules.notifications.service import notify, tenant_locale
+from saas.modules.notifications.service import is_muted, notify, tenant_locale
 from saas.modules.records import service as records
 from saas.modules.records.registry import ObjectType, get
 
@@ -24,16 +24,23 @@ def on_write(otype: ObjectType, record, event: str, changes: dict, actor: int | 
     """``records.service`` listener."""
     if event not in EVENTS:
         return
-    if "owner_id" in changes:
+    if "owner_id" in changes and not is_muted("assigned"):
         _assigned(otype, record, changes["owner_id"][1], actor)
-    note = otype.name == "activity" and record.kind == "note"
+    # A bulk write (``records.bulk``) hands over a plain object of the values it wrote.
+    kind = getattr(record, "kind", None)
+    note = otype.name == "activity" and kind == "note" and not is_muted("mention")
     if note and (event == "created" or "body" in changes or "subject" in changes):
         _mentioned(record, actor)
 
 
 def _wants(otype: ObjectType, event: str) -> bool:
-    # Lets bulk writes (imports) know they may skip the listener for other objects.
-    return event in EVENTS and ("owner_id" in otype.by_name or otype.name == "activity")
+    # Bulk writes (imports) take their COPY path only when no listener wants the event:
+    # an import that mutes "assigned" (it tells owners itself) keeps it.
+    if event not in EVENTS:
+        return False
+    if "owner_id" in otype.by_name and not is_muted("assigned"):
+        return True
+    return otype.name == "activity" and not is_muted("mention")
 
 
 on_write.wants = _wants
@@ -47,10 +54,17 @@ def _assigned(otype: ObjectType, record, owner: int | None, actor: int | None) -
         return
     with force_locale(tenant_locale()):
         title = _("Assigned to you: %(object)s “%(title)s”", object=otype.label,
-                  title=otype.title(record))  # fmt: skip
+                  title=_title(otype, record))  # fmt: skip
         who = records.member_names().get(actor) if actor is not None else None
         body = _("By %(name)s.", name=who) if who else ""
     notify([owner], kind="assigned", title=title, body=body, url=f"/{otype.slug}/{record.id}")
+
+
+def _title(otype: ObjectType, record) -> str:
+    try:
+        return otype.title(record)
+    except AttributeError:  # the plain values of a bulk write, without the model's helpers
+        return records.titles(otype, [record.id]).get(record.id, f"#{record.id}")
 
 
 def on_transfer(from_user: int, to_user: int, counts: dict[str, int], actor: int | None) -> None:
@@ -78,25 +92,27 @@ records.transfer_listeners.append(on_transfer)
 
 def _mentioned(note, actor: int | None) -> None:
     """Members the note mentions, once per note and person (an edit tells only newcomers)."""
-    text = "\n".join(t for t in (note.subject, note.body) if t)
+    text = "\n".join(t for t in (getattr(note, "subject", None), getattr(note, "body", None)) if t)
     if "@" not in text:
         return
     from saas.modules.workspace.service import members
 
     people = [(u.id, u.name, u.email) for _m, u in members()]
-    author = actor or note.created_by or note.owner_id
+    author = actor or getattr(note, "created_by", None) or getattr(note, "owner_id", None)
     mentioned = [uid for uid in mentions.find(text, people) if uid != author]
     if not mentioned:
         return
     url, about = f"/activities/{note.id}", ""
-    if note.related_object and note.related_id:
+    related_object = getattr(note, "related_object", None)
+    related_id = getattr(note, "related_id", None)
+    if related_object and related_id:
         try:
-            target = get(note.related_object)
+            target = get(related_object)
         except KeyError:
             target = None
         if target is not None:
-            url = f"/{target.slug}/{note.related_id}"
-            about = records.titles(target, [note.related_id]).get(note.related_id, "")
+            url = f"/{target.slug}/{related_id}"
+            about = records.titles(target, [related_id]).get(related_id, "")
     name = records.member_names().get(author) if author is not None else None
     with force_locale(tenant_locale()):
         name = name or _("Someone")
@@ -104,6 +120,6 @@ def _mentioned(note, actor: int | None) -> None:
             title = _("%(name)s mentioned you in a note on “%(record)s”", name=name, record=about)
         else:
             title = _("%(name)s mentioned you in a note", name=name)
-    body = note.body or note.subject or ""
+    body = getattr(note, "body", None) or getattr(note, "subject", None) or ""
     body = body if len(body) <= EXCERPT else body[: EXCERPT - 1] + "…"
     notify(mentioned, kind="mention", title=title, body=body, url=url, key=f"mention:{note.id}")

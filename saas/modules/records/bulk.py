@@ -14,10 +14,12 @@ record by record through :mod:`service` instead, by the caller.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
-from psycopg.types.json import Jsonb
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -63,14 +65,12 @@ def copy_into(table, names: Sequence[str], rows: list[list]) -> None:
 
 def _copy(target: str, names: Sequence[str], rows: list[list]) -> None:
     columns = ", ".join(f'"{n}"' for n in names)
-    with _raw().cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _vector(otype: ObjectType, get) -> str | None:
-    names = otype.searchable
-    return search.vector_text([get(n) for n in names]) if names else None
+    with _raw().cursor() as cursor:
+        # A writer thread sends the data while this one formats the next rows.
+        writer = QueuedLibpqWriter(cursor)
+        with cursor.copy(f"COPY {target} ({columns}) FROM STDIN", writer=writer) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 # -- create ------------------------------------------------------------------------------
@@ -83,6 +83,7 @@ def create(
     record's "created" timeline entry (``{"import": 12}``). Flushes, never commits."""
     written = Written()
     ready: list[tuple[int, dict]] = []
+    owned = "owner_id" in otype.by_name and actor is not None
     for key, values in rows:
         values = dict(values)
         record = otype.model()
@@ -90,7 +91,7 @@ def create(
         try:
             if otype.before_write:
                 otype.before_write(record, values, True)
-            if "owner_id" in otype.by_name and values.get("owner_id") is None and actor is not None:
+            if owned and values.get("owner_id") is None:
                 values["owner_id"] = actor
             service._fill_not_null(otype, values, is_new=True)
             for check in service.checks:
@@ -120,12 +121,12 @@ def create(
     groups: dict[tuple, list] = {}
     for (key, values), new_id in zip(ready, ids, strict=True):
         groups.setdefault(tuple(sorted(values)), []).append((key, new_id, values))
-    searchable = bool(otype.searchable)
+    searchable = otype.searchable
     for names, members in groups.items():
         columns = ["id", "created_by", *names] + (["search"] if searchable else [])
         lines = [
             [new_id, actor, *(values[n] for n in names)]
-            + ([_vector(otype, values.get)] if searchable else [])
+            + ([search.vector_text([values.get(n) for n in searchable])] if searchable else [])
             for _key, new_id, values in members
         ]
         if _inserted(otype, columns, lines):
@@ -139,22 +140,18 @@ def create(
                 else:
                     written.errors[key] = error
     made = [(key, values) for key, values in ready if key in written.ids]
-    timeline(otype, [(written.ids[k], "created", dict(note)) for k, _v in made], actor)
-    service.tell_bulk(
-        otype, [_as_written(otype, written.ids[k], v) for k, v in made], "created", actor
-    )
+    timeline(otype, [(written.ids[k], "created", note) for k, _v in made], actor)
+    if service.bulk_wanted(otype, "created"):
+        service.tell_bulk(
+            otype, [_as_written(written.ids[k], v, actor) for k, v in made], "created", actor
+        )
     return written
 
 
-def _as_written(otype: ObjectType, record_id: int, values: dict) -> tuple:
-    """A new record as listeners see it (not in the session: nothing more is written)."""
-    record = otype.model()
-    _, custom = service._split(otype, values)
-    for name, value in values.items():
-        if name not in custom:
-            setattr(record, name, value)
-    record.id = record_id
-    meta.keep(record, list(custom), list(custom.values()))
+def _as_written(record_id: int, values: dict, actor: int | None) -> tuple:
+    """A new record as listeners read it: its values, id and creator (a plain object, not
+    in the session, so nothing more is written)."""
+    record = SimpleNamespace(**values, id=record_id, created_by=actor)
     return record, {name: (None, value) for name, value in values.items()}
 
 
@@ -240,7 +237,8 @@ def update(
     if not changed:
         return written
     names = sorted({n for _k, _r, changes in changed for n in changes})
-    search_too = bool(set(names) & set(otype.searchable))
+    searchable = otype.searchable
+    search_too = bool(set(names) & set(searchable))
 
     def after(record, changes, name):
         return changes[name][1] if name in changes else getattr(record, name)
@@ -249,7 +247,7 @@ def update(
     for _key, record, changes in changed:
         line = [record.id, *(after(record, changes, n) for n in names)]
         if search_too:
-            line.append(_vector(otype, lambda n, r=record, c=changes: after(r, c, n)))
+            line.append(search.vector_text([after(record, changes, n) for n in searchable]))
         lines.append(line)
     columns = ["id", *names] + (["search"] if search_too else [])
     if _updated(otype, columns, lines):
@@ -274,7 +272,8 @@ def update(
         ],
         actor,
     )
-    service.tell_bulk(otype, [(r, c) for _k, r, c in done], "updated", actor)
+    if service.bulk_wanted(otype, "updated"):
+        service.tell_bulk(otype, [(r, c) for _k, r, c in done], "updated", actor)
     for _k, record, _c in done:  # what this unit of work reads next is the new row
         session().expire(record)
         meta.forget(otype, record)
@@ -335,5 +334,11 @@ def timeline(otype: ObjectType, entries: list[tuple[int, str, dict]], actor: int
         return
     from saas.modules.records.models import TimelineEntry
 
-    lines = [[otype.name, record_id, kind, actor, Jsonb(data)] for record_id, kind, data in entries]
+    dumped: dict[int, str] = {}  # an import's entries share their data: dumped once
+    lines = []
+    for record_id, kind, data in entries:
+        text_ = dumped.get(id(data))
+        if text_ is None:
+            text_ = dumped[id(data)] = json.dumps(data)
+        lines.append([otype.name, record_id, kind, actor, text_])
     copy_into(TimelineEntry.__table__, ["object", "record_id", "kind", "user_id", "data"], lines)

@@ -38,15 +38,20 @@ def lexemes(*values) -> list[str]:
     for value in values:
         if not value or not isinstance(value, str):
             continue
-        text = _normal(value)
-        for run in CJK.findall(text):
-            out.update(_cjk_grams(run))
-        rest = CJK.sub(" ", text)
-        out.update(w for w in WORD.findall(rest))
+        if value.isascii():  # most values: no normalisation or CJK to look for
+            rest = value.lower()
+        else:
+            text = _normal(value)
+            for run in CJK.findall(text):
+                out.update(_cjk_grams(run))
+            rest = CJK.sub(" ", text)
+        out.update(WORD.findall(rest))
+        if "@" not in rest and "." not in rest:
+            continue
         for token in rest.split():
             if "@" in token or "." in token:  # e-mail addresses and domains, whole
                 out.add(token.strip(".,;:()<>"))
-                out.update(p for p in re.split(r"[@]", token) if p)
+                out.update(p for p in token.split("@") if p)
     return sorted(lex[:MAX_LEXEME] for lex in out if lex)
 
 
@@ -87,5 +92,10 @@ def matches(column, q: str):
 def vector_text(values) -> str:
     """The ``tsvector`` input text of the same lexemes as :func:`document` (for COPY)."""
     return " ".join(
-        "'" + lex.replace("\\", "\\\\").replace("'", "''") + "'" for lex in lexemes(*values)
+        "'" + (_escaped(lex) if "'" in lex or "\\" in lex else lex) + "'"
+        for lex in lexemes(*values)
     )
+
+
+def _escaped(lexeme: str) -> str:
+    return lexeme.replace("\\", "\\\\").replace("'", "''")

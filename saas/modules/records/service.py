@@ -275,8 +275,14 @@ def _wants(fn: Callable, otype: ObjectType, event: str) -> bool:
     return getattr(fn, "wants", None) is None or fn.wants(otype, event)
 
 
+def bulk_wanted(otype: ObjectType, event: str) -> bool:
+    """Whether a ``bulk_safe`` listener wants to hear of a bulk write's records."""
+    return any(getattr(fn, "bulk_safe", False) and _wants(fn, otype, event) for fn in listeners)
+
+
 def tell_bulk(otype: ObjectType, writes: list[tuple], event: str, actor: int | None) -> None:
-    """After a bulk write: the ``bulk_safe`` listeners hear of each ``(record, changes)``."""
+    """After a bulk write: the ``bulk_safe`` listeners hear of each ``(record, changes)``
+    (the record may be a plain object holding the values written)."""
     for fn in listeners:
         if getattr(fn, "bulk_safe", False) and _wants(fn, otype, event):
             for record, changes in writes:
