@@ -205,3 +205,74 @@ def test_an_admin_adds_a_picklist_and_a_rule_that_creates_a_task_when_a_deal_is_
     row = page.locator("tr:has-text('Send the welcome pack')")
     assert "Noor Haddad" in row.inner_text()  # the owner's task
     shot("4-task")
+
+
+@pytest.fixture
+def background_worker(app):
+    """A worker that keeps running queued jobs while the browser polls."""
+    from rq import SimpleWorker
+
+    from saas.extensions import redis
+    from saas.jobs import QUEUES, TenantJob, get_queue
+
+    class ThreadWorker(SimpleWorker):
+        def _install_signal_handlers(self):  # signals belong to the main thread
+            pass
+
+    stop = threading.Event()
+
+    def work():
+        with app.app_context():
+            while not stop.is_set():
+                queues = [get_queue(q) for q in QUEUES]
+                ThreadWorker(queues, connection=redis(), job_class=TenantJob).work(burst=True)
+                stop.wait(0.2)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+
+
+def test_an_import_is_mapped_previewed_and_watched_to_the_end(
+    live_server, page, artifacts, tmp_path, background_worker
+):
+    page.goto(f"{live_server}/signup")
+    page.fill("#company", "Jade Tea House")
+    page.fill("#name", "Li Na")
+    page.fill("#email", "li.browser@example.com")
+    page.fill("#password", "jade-tea-house-2026!")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/app/jade-tea-house/")
+    shot = lambda name: page.screenshot(path=str(artifacts / f"import-{name}.png"), full_page=True)  # noqa: E731
+
+    rows = ["姓名,邮箱,城市"] + [f"客户{i},c{i}@tea.example,杭州" for i in range(1, 301)]
+    rows.append("坏行,not-an-address,杭州")
+    path = tmp_path / "客户名单.csv"
+    path.write_bytes(("\n".join(rows) + "\n").encode("gb18030"))
+
+    page.click("summary:has-text('More')")
+    page.click("text=Imports")
+    page.select_option("#import-object", "contact")
+    page.set_input_files("#import-file", str(path))
+    page.click("#import-upload button[type=submit]")
+    page.wait_for_url("**/imports/*/mapping")
+    # Chinese headers from a GB18030 file: matched, and the preview reads the names.
+    assert page.locator("#field-0").input_value() == "__full_name"
+    assert page.locator("#field-1").input_value() == "email"
+    assert "客户1" in page.inner_text("#import-preview")
+    shot("1-mapping")
+
+    page.click("#import-start")
+    page.wait_for_url("**/imports/*")
+    page.wait_for_selector("#import-status[data-status='done']", timeout=60_000)
+    assert page.locator("#count-created").inner_text() == "300"
+    assert page.locator("#count-failed").inner_text() == "1"
+    assert "not-an-address" not in page.inner_text("#import-problems")  # the reason is
+    assert "Row 301" not in page.inner_text("#import-problems")  # shown, not the cells
+    shot("2-finished")
+    with page.expect_download() as download:
+        page.click("#error-csv")
+    report = download.value.path().read_bytes().decode("utf-8-sig")
+    assert "坏行,not-an-address,杭州" in report

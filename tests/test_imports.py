@@ -531,3 +531,29 @@ def test_search_documents_written_by_copy_equal_the_ones_forms_write(client, own
             text("SELECT array_to_tsvector(CAST(:a AS text[]))::text"), {"a": lexemes(*values)}
         )
         assert copied.scalar_one() == built.scalar_one()
+
+
+def test_owners_given_records_hear_once_per_import(client, owner, run_jobs):
+    from saas.modules.notifications.models import Notification
+
+    slug, _ = owner
+    email, colleague = add_member(slug, "member", name="Chen Jing")
+    rows = [["Last name", "Owner"]] + [[f"P{i}", email.upper()] for i in range(7)]
+    rows.append(["Mine", ""])
+    import_id = upload(client, slug, csv_bytes(rows))
+    assert mapping_of(slug, import_id) == ["last_name", "owner_id"]
+    start(client, slug, import_id, ["last_name", "owner_id"])
+    run_jobs()
+    assert state(slug, import_id).created == 8
+    assert sum(1 for c in contacts(slug) if c.owner_id == colleague) == 7
+    with db.scope(tenant_ref(slug)):
+        notes = (
+            session()
+            .execute(
+                select(Notification.kind, Notification.title).where(
+                    Notification.user_id == colleague
+                )
+            )
+            .all()
+        )
+    assert notes == [("assigned", "The import of people.csv gave you 7 contacts")]
