@@ -379,12 +379,13 @@ class Batch:
         self.imp.created += len(ids)
 
     def _update(self, items: list[tuple[int, int, Parsed]]) -> None:
-        records = bulk.load(self.otype, [record_id for _n, record_id, _p in items])
+        fast = bulk.fits(self.otype, "updated")
+        records = bulk.load(self.otype, [record_id for _n, record_id, _p in items], plain=fast)
         actor = self.imp.user_id
         rows = [(n, records[rid], p.values) for n, rid, p in items if rid in records]
         changes: dict[int, dict] = {}
         errors: dict[int, str] = {}
-        if bulk.fits(self.otype, "updated"):
+        if fast:
             written = bulk.update(self.otype, rows, actor=actor, note={"import": self.imp.id})
             changes, errors = written.changes, written.errors
         else:

@@ -94,13 +94,14 @@ def _restore(
     """Put the earlier values back; returns (count, a reason) of records that refused."""
     if not items:
         return None
-    records = bulk.load(otype, [record_id for record_id, _b in items])
+    fast = bulk.fits(otype, "updated")
+    records = bulk.load(otype, [record_id for record_id, _b in items], plain=fast)
     rows = [
         (record_id, records[record_id], _values(otype, before))
         for record_id, before in items
         if record_id in records
     ]
-    if bulk.fits(otype, "updated"):
+    if fast:
         errors = bulk.update(otype, rows, actor=actor, note=note).errors
     else:
         errors = {}

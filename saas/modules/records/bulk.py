@@ -84,13 +84,15 @@ def create(
     written = Written()
     ready: list[tuple[int, dict]] = []
     owned = "owner_id" in otype.by_name and actor is not None
+    hook = otype.before_write
     for key, values in rows:
         values = dict(values)
-        record = otype.model()
+        # The hook may expect a model instance; validation rules read any object.
+        record = otype.model() if hook else SimpleNamespace()
         record.created_by = actor
         try:
-            if otype.before_write:
-                otype.before_write(record, values, True)
+            if hook:
+                hook(record, values, True)
             if owned and values.get("owner_id") is None:
                 values["owner_id"] = actor
             service._fill_not_null(otype, values, is_new=True)
@@ -196,12 +198,22 @@ class _Wrapped:
 # -- update ------------------------------------------------------------------------------
 
 
-def load(otype: ObjectType, ids: Sequence[int]) -> dict[int, object]:
-    """Live records by id with their custom values (for :func:`update`)."""
+def load(otype: ObjectType, ids: Sequence[int], *, plain: bool = False) -> dict[int, object]:
+    """Live records by id with their custom values (for :func:`update`); ``plain``: as
+    plain objects holding the values (cheaper, enough for the bulk path)."""
     if not ids:
         return {}
     custom = [f.name for f in otype.custom_fields]
     stmt = service.select_records(otype).where(otype.model.id.in_(list(ids)))
+    if plain:
+        table = otype.model.__table__
+        columns = [c for c in table.c if c.name != "search"]
+        stmt = stmt.with_only_columns(*columns, *(otype.column(n) for n in custom))
+        names = [c.key for c in columns] + custom
+        return {
+            row.id: SimpleNamespace(**dict(zip(names, row, strict=True)))
+            for row in session().execute(stmt)
+        }
     out = {}
     for row in session().execute(stmt.add_columns(*(otype.column(n) for n in custom))):
         record = row[0]
@@ -275,8 +287,9 @@ def update(
     if service.bulk_wanted(otype, "updated"):
         service.tell_bulk(otype, [(r, c) for _k, r, c in done], "updated", actor)
     for _k, record, _c in done:  # what this unit of work reads next is the new row
-        session().expire(record)
-        meta.forget(otype, record)
+        if not isinstance(record, SimpleNamespace):
+            session().expire(record)
+            meta.forget(otype, record)
     return written
 
 
