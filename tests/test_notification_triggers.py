@@ -388,3 +388,32 @@ def test_import_and_export_kinds_exist(app, client):
             "import_finished",
             "export_finished",
         ]
+
+
+def test_bulk_writes_tell_the_listener_unless_its_kinds_are_muted(app, client, run_jobs):
+    """Bulk writes (imports: ``records.bulk``) keep their COPY path (the listener only
+    reads what was written) and hand it the values written; an import that tells owners
+    itself mutes "assigned", and then the listener does not want to hear at all."""
+    from types import SimpleNamespace
+
+    from saas.modules.notifications.service import muted
+    from saas.modules.notifications.triggers import on_write
+
+    slug, email = signup(client)
+    me = user_id(email)
+    _, mia = add_member(slug, "member", name="Mia Wong")
+    with app.app_context(), db.scope(tenant_ref(slug)):
+        contact, activity = get("contact"), get("activity")
+        assert not records.wanted(contact, "created")  # the fast path stays open
+        assert records.bulk_wanted(contact, "created") and records.bulk_wanted(activity, "updated")
+        assert not records.bulk_wanted(contact, "deleted")
+        with muted("assigned"):
+            assert not records.bulk_wanted(contact, "created")
+            assert records.bulk_wanted(activity, "created")  # notes may still mention people
+            with muted("mention"):
+                assert not records.bulk_wanted(activity, "created")
+        new_id = records.create(contact, {"last_name": "Copied"}, actor=me, trusted=True).id
+        written = SimpleNamespace(id=new_id, last_name="Copied", owner_id=mia, created_by=me)
+        on_write(contact, written, "created", {"owner_id": (None, mia)}, me)
+    (row,) = _rows(slug, user_id=mia)
+    assert row.title == "Assigned to you: Contact “Copied”" and row.url == f"/contacts/{new_id}"

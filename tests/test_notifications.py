@@ -318,3 +318,14 @@ def test_a_muted_kind_notifies_nobody(app, client):
             assert service.notify([me], kind="workflow", title="All hushed") == 0
         assert service.notify([me], kind="assigned", title="Heard again") == 1
     assert [r.title for r in _rows(slug)] == ["Heard", "Heard again"]
+
+
+def test_without_an_application_a_notification_stays_in_the_app(app, client, run_jobs, mailbox):
+    """A bare script writing records has no job queue: the write still succeeds."""
+    slug, email = signup(client)
+    with db.scope(tenant_ref(slug)):
+        assert service.notify([user_id(email)], kind="workflow", title="Scripted") == 1
+    (row,) = _rows(slug)
+    assert row.channel == "in_app"
+    run_jobs()
+    assert mailbox(email) == []

@@ -219,6 +219,11 @@ def muted(*names: str) -> Iterator[None]:
         _muted.reset(token)
 
 
+def is_muted(kind: str) -> bool:
+    """Whether ``notify()`` would drop ``kind`` here (inside :func:`muted`)."""
+    return kind in _muted.get()
+
+
 def _summary(kind: str, group: _Group) -> tuple[str, str, str, str | None, bool]:
     """(title, body, url, key, email) of one notification standing for a group."""
     with force_locale(tenant_locale()):
