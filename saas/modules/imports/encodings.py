@@ -145,7 +145,9 @@ def text_chunks(f: BinaryIO, codec: str, errors: str = "strict") -> Iterator[str
         if raw and text.endswith("\r"):
             text, held = text[:-1], "\r"
         if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            text = text.replace("\r\n", "\n")
+            if "\r" in text:  # a file of CR line ends (old Macs), or a stray one
+                text = text.replace("\r", "\n")
         if text:
             yield text
         if not raw:

@@ -14,26 +14,32 @@ Decisions the import relies on:
   in the file (the CSV line, the worksheet row), for messages.
 - Column names but no rows: a FileError from ``open_table``.
 - An empty column name becomes "Column 3" (its position). It is not translated: the
-  upload and the worker may run in different languages and must agree on it.
+  upload and the worker may run in different languages and must agree on it. Empty
+  names at the end of the header are dropped (a row formatted further than filled);
+  values under them make the row's problem.
 - The same column name twice (ignoring case): a FileError naming them.
 - Bytes the encoding cannot decode: a FileError naming the line, so nothing is
   imported half-garbled; ``count()`` reads the whole file, so it comes before any row.
 - A quote that is never closed: a FileError naming the line where it opens.
 - A row with more values than there are columns, a value over ``max_field``
-  characters (cut to that length in ``cells``), a NUL character: ``Row.problem``.
+  characters (cut to that length in ``cells``), a NUL character, or a quoted value
+  that swallowed lines looking like rows of their own: ``Row.problem``.
+- Every line break (CRLF, LF, CR) reads as LF, inside quoted values too.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import operator
 import re
 import zipfile
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 
 from flask_babel import gettext as _
@@ -44,6 +50,7 @@ MAX_COLUMNS = 1000
 MAX_NAME = 1000  # characters in a column name
 HEAD = 64 * 1024  # bytes looked at for the format, binary content and the delimiter
 DELIMITERS = ",;\t|"
+QUOTES_PER_LINE = 2  # from this many on average, csv.reader reads every line
 # XLSX: parts this large are refused before openpyxl inflates them (zip bombs); a
 # workbook this big is better imported as CSV, which is also much faster to read.
 XLSX_MAX_PART = 2 * 1024**3
@@ -122,14 +129,15 @@ def sniff(path: Path, filename: str, *, encoding: str | None = None) -> Sniffed:
         if _refuse(head, filename) == "zip":
             _check_zip(path, filename)
             return Sniffed("xlsx", None, None)
-        if encoding:
+        marked = encodings.from_bom(head)
+        if encoding and not (marked and encodings.is_wide(marked)):  # UTF-16/32 marks are sure
             codec = encodings.canonical(encoding)
             if codec is None:
                 raise FileError(_("“%(name)s” is not an encoding we know.", name=encoding))
             if codec == "utf-8" and head.startswith(b"\xef\xbb\xbf"):
                 codec = "utf-8-sig"  # the mark is not part of the first column's name
         else:
-            codec = encodings.from_bom(head) or encodings.utf16_without_bom(head)
+            codec = marked or encodings.utf16_without_bom(head)
             if codec is None:
                 codec = encodings.detect(f) if b"\x00" not in head else "utf-8"
         if not encodings.is_wide(codec):
@@ -369,10 +377,65 @@ def _fit(cells: list[str], width: int, max_field: int, header: list[str] | None)
     return cells, problem
 
 
+class _Source:
+    """The file's lines, a chunk's worth at a time (for chain.from_iterable). Notes the
+    lines with a NUL, keeps the last chunks to re-read a record csv refused, says when
+    the end was reached, and whether quotes are common (judged on the first chunk)."""
+
+    def __init__(self, f, codec: str, max_line: int):
+        self.f, self.codec, self.max_line = f, codec, max_line
+        self.damaged: set[int] = set()
+        self.recent: deque[tuple[int, list[str]]] = deque(maxlen=4)
+        self.done, self.quoted = False, False
+
+    def __iter__(self) -> Iterator[list[str]]:
+        carry, base = "", 0
+        try:
+            for text in encodings.text_chunks(self.f, self.codec):
+                if carry:
+                    text = carry + text
+                lines = text.split("\n")
+                carry = lines.pop()
+                if len(carry) > self.max_line:
+                    raise FileError(
+                        _(
+                            "Line %(line)d is longer than %(n)d characters: this is not a "
+                            "CSV file an import can read.",
+                            line=base + len(lines) + 1,
+                            n=self.max_line,
+                        )
+                    )
+                if not base:
+                    self.quoted = text.count('"') >= QUOTES_PER_LINE * len(lines)
+                if "\x00" in text:
+                    self.damaged.update(
+                        base + i for i, line in enumerate(lines, 1) if "\x00" in line
+                    )
+                self.recent.append((base + 1, lines))
+                base += len(lines)
+                yield lines
+        except UnicodeDecodeError:
+            bad = encodings.first_bad_line(self.f, self.codec) or base + 1
+            raise _undecodable(bad, self.codec) from None
+        if carry:
+            if "\x00" in carry:
+                self.damaged.add(base + 1)
+            self.recent.append((base + 1, [carry]))
+            yield [carry]
+        self.done = True
+
+    def between(self, first: int, last: int) -> list[str]:
+        """Lines ``first`` to ``last``, as far as they are still kept."""
+        out = []
+        for base, lines in self.recent:
+            out += lines[max(first - base, 0) : max(last - base + 1, 0)]
+        return out
+
+
 class _Feed:
-    """What csv.reader reads: the line a quoted record starts on, then, while csv is
-    inside a quoted value, the following lines, so csv itself finds where a record with
-    line breaks ends. Remembers the record's lines for the rare record csv refuses."""
+    """What csv.reader reads in the split mode: the line a quoted record starts on,
+    then, while csv is inside a quoted value, the following lines, so csv itself finds
+    where a record with line breaks ends. Keeps the record's lines."""
 
     __slots__ = ("rest", "first", "lines", "eof")
 
@@ -399,6 +462,10 @@ class _Feed:
 
 
 class _CsvTable(Table):
+    """Two ways through the rows, both streaming: when few lines hold a quote, lines
+    without one are split with str.split (three times faster than csv.reader) and csv
+    reads only the others; when quotes are everywhere, csv.reader reads every line."""
+
     def __init__(self, path: Path, sniffed: Sniffed, max_field: int):
         self._path, self._codec = path, sniffed.encoding or "utf-8"
         self._delim, self._max_field = sniffed.delimiter or ",", max_field
@@ -407,45 +474,12 @@ class _CsvTable(Table):
         if csv.field_size_limit() < max_field:  # process-wide: only ever raised
             csv.field_size_limit(max_field)
 
-    def _lines(self, f, damaged: set[int]) -> Iterator[list[str]]:
-        """The file's lines, a chunk's worth at a time; notes lines with a NUL in them."""
-        carry, base = "", 0
-        try:
-            for text in encodings.text_chunks(f, self._codec):
-                if carry:
-                    text = carry + text
-                lines = text.split("\n")
-                carry = lines.pop()
-                if len(carry) > self._max_line:
-                    raise FileError(
-                        _(
-                            "Line %(line)d is longer than %(n)d characters: this is not a "
-                            "CSV file an import can read.",
-                            line=base + len(lines) + 1,
-                            n=self._max_line,
-                        )
-                    )
-                if "\x00" in text:
-                    damaged.update(base + i for i, line in enumerate(lines, 1) if "\x00" in line)
-                base += len(lines)
-                yield lines
-        except UnicodeDecodeError:
-            raise _undecodable(
-                encodings.first_bad_line(f, self._codec) or base + 1, self._codec
-            ) from None
-        if carry:
-            if "\x00" in carry:
-                damaged.add(base + 1)
-            yield [carry]
-
     def _walk(self, start: float):
-        d, max_field = self._delim, self._max_field
-        strip, space_d, d_space = str.strip, " " + d, d + " "
         with open(self._path, "rb") as f:
-            damaged: set[int] = set()
-            lines = chain.from_iterable(self._lines(f, damaged))
+            source = _Source(f, self._codec, self._max_line)
+            lines = chain.from_iterable(source)
             feed = _Feed(lines)
-            reader = csv.reader(feed, delimiter=d, **_DIALECT)
+            reader = csv.reader(feed, delimiter=self._delim, **_DIALECT)
             lineno, header = 0, None
             for line in lines:
                 lineno += 1
@@ -456,62 +490,96 @@ class _CsvTable(Table):
                 if '"' in line:
                     header, lineno = self._quoted(line, lineno, feed, reader)
                 else:
-                    header = list(map(strip, line.split(d)))
+                    header = list(map(str.strip, line.split(self._delim)))
                 if header and any(header):
                     break
             else:
                 return 0
             header = _trimmed(header)
             yield header
-            width, names = len(header), self.header or None
-            number = 0
-            for line in lines:
-                lineno += 1
-                if '"' not in line:  # the fast path: most lines of most files
+            walk = self._csv_mode if source.quoted else self._split_mode
+            return (yield from walk(start, len(header), lineno, lines, source, feed, reader))
+
+    def _split_mode(self, start, width, lineno, lines, source, feed, reader):
+        d, max_field, names = self._delim, self._max_field, self.header or None
+        strip, damaged = str.strip, source.damaged
+        number = 0
+        for line in lines:
+            lineno += 1
+            if '"' not in line:
+                if number < start:
+                    if line.replace(d, "").strip():
+                        number += 1
+                    continue
+                # Trimming every cell costs no more than finding out whether a line
+                # needs it (isprintable and substring searches scan every character).
+                cells = list(map(strip, line.split(d)))
+                if not any(cells):
+                    continue
+                number += 1
+                if len(cells) == width and len(line) <= max_field and not damaged:
+                    yield Row(number, cells, None, lineno)
+                else:  # ragged, long, or in a file with NUL characters
+                    cells, problem = _fit(cells, width, max_field, names)
+                    yield Row(number, cells, problem, lineno)
+                continue
+            first = lineno
+            cells, lineno = self._quoted(line, lineno, feed, reader)
+            if cells is None:
+                continue
+            number += 1
+            if number <= start:
+                continue
+            if len(cells) == width and lineno == first and len(line) <= max_field and not damaged:
+                yield Row(number, cells, None, first)
+            else:
+                yield self._odd(number, cells, width, first, lineno)
+        return number
+
+    def _csv_mode(self, start, width, lineno, lines, source, _feed, _reader):
+        d, max_field = self._delim, self._max_field
+        strip, damaged = str.strip, source.damaged
+        check_long = csv.field_size_limit() > max_field  # else csv refuses long values
+        reader = csv.reader(map(operator.add, lines, repeat("\n")), delimiter=d, **_DIALECT)
+        number, done = 0, lineno  # ``done``: lines read before the record csv reads next
+        while True:
+            try:
+                for cells in reader:
+                    first, done = done + 1, lineno + reader.line_num
+                    if source.done:  # csv met the end inside a quoted value
+                        raise _unclosed(first, "\n".join(source.between(first, done)), d)
                     if number < start:
-                        if line.replace(d, "").strip():
+                        if "".join(cells).strip():
                             number += 1
                         continue
-                    cells = line.split(d)
-                    # Trimming costs as much as splitting: skip it when the only
-                    # whitespace is spaces (isprintable) and none touches a cell's edge.
-                    if (
-                        not line.isprintable()
-                        or space_d in line
-                        or d_space in line
-                        or line[:1] == " "
-                        or line[-1:] == " "
-                    ):
-                        cells = list(map(strip, cells))
+                    cells = list(map(strip, cells))
                     if not any(cells):
                         continue
                     number += 1
-                    if len(cells) == width and len(line) <= max_field and not damaged:
-                        yield Row(number, cells, None, lineno)
-                    else:  # ragged, long, or in a file with NUL characters
-                        cells, problem = _fit(cells, width, max_field, names)
-                        yield Row(number, cells, problem, lineno)
-                    continue
-                first = lineno
-                cells, lineno = self._quoted(line, lineno, feed, reader)
-                if cells is None:
-                    continue
+                    if (
+                        len(cells) == width
+                        and done == first
+                        and not damaged
+                        and not (check_long and max(map(len, cells)) > max_field)
+                    ):
+                        yield Row(number, cells, None, first)
+                    else:
+                        yield self._odd(number, cells, width, first, done)
+                return number
+            except csv.Error:  # csv dropped the rest of the line it was reading
+                first, failed = done + 1, lineno + reader.line_num
+                cells, done = self._refused(first, source.between(first, failed), lines)
+                lineno += done - failed  # lines read behind csv's back
                 number += 1
-                if number <= start:
-                    continue
-                if (
-                    len(cells) == width
-                    and lineno == first
-                    and len(line) <= max_field
-                    and not damaged
-                ):
-                    yield Row(number, cells, None, first)
-                    continue
-                cells, problem = _fit(cells, width, max_field, names)
-                if problem is None and lineno > first and width >= 4:
-                    problem = _swallowed(cells, d, width, first, lineno)
-                yield Row(number, cells, problem, first)
-            return number
+                if number > start:
+                    yield self._odd(number, [c.strip() for c in cells], width, first, done)
+
+    def _odd(self, number, cells, width, first, last) -> Row:
+        """A row that is ragged, spans lines, has a long value or a NUL."""
+        cells, problem = _fit(cells, width, self._max_field, self.header or None)
+        if problem is None and last > first and width >= 4:
+            problem = _swallowed(cells, self._delim, width, first, last)
+        return Row(number, cells, problem, first)
 
     def _quoted(self, line, lineno, feed, reader):
         """The record starting with ``line`` (which has a quote) read by csv, and the line it
@@ -520,22 +588,23 @@ class _CsvTable(Table):
         try:
             cells = next(reader)
             last = lineno + len(feed.lines) - 1
-        except csv.Error:  # a value over the field size limit
-            cells, last = self._refused(lineno, feed)
+        except csv.Error:  # csv dropped the rest of the line it was reading
+            cells, last = self._refused(lineno, feed.lines, feed.rest)
         if feed.eof:
             raise _unclosed(lineno, "\n".join(feed.lines), self._delim)
         cells = list(map(str.strip, cells))
         return (cells if any(cells) else None), last
 
-    def _refused(self, lineno, feed):
-        """csv gave up on a record midway and dropped the rest of that line: find where
-        the record really ends (a quoted value may go on for lines) and read it in Python."""
+    def _refused(self, lineno: int, record: list[str], rest: Iterator[str]):
+        """A record csv gave up on midway (a value over its field size limit), read in
+        Python: its cells (the long value is cut and reported by _fit) and the line it
+        ends on, which may be further on when the long value is quoted."""
         d = self._delim
-        text = "\n".join(feed.lines)
-        last = lineno + len(feed.lines) - 1
+        text = "\n".join(record)
+        last = lineno + len(record) - 1
         opened = _parse(text, d)[1]
         while opened is not None:
-            more = next(feed.rest, None)
+            more = next(rest, None)
             if more is None:
                 raise _unclosed(lineno, text, d)
             last += 1
@@ -543,7 +612,7 @@ class _CsvTable(Table):
                 text += "\n" + more
             if not _still_open(more, d):
                 opened = None
-        return _parse(text, d)[0], last  # the long value is cut and reported by _fit
+        return _parse(text, d)[0], last
 
 
 def _parse(text: str, d: str) -> tuple[list[str], int | None]:
@@ -626,24 +695,23 @@ def _swallowed(cells: list[str], d: str, width: int, first: int, last: int) -> s
 
 class _XlsxTable(Table):
     def __init__(self, path: Path, sniffed: Sniffed, max_field: int):
-        from openpyxl import load_workbook
-
         _check_zip(path, path.name)
         self._max_field, self.header = max_field, []
+        self._handle = open(path, "rb")  # noqa: SIM115 (closed by close())
         try:  # a broken workbook fails in many ways inside openpyxl; each means "damaged"
-            self._book = load_workbook(path, read_only=True, data_only=True)
+            self._book, self._sheet = _first_sheet(self._handle)
         except Exception:
+            self._handle.close()
             raise FileError(_damaged()) from None
-        if not self._book.worksheets:
+        if self._sheet is None:
             self.close()
             raise FileError(
                 _("The workbook has no worksheet. Upload a file with the data on its first sheet.")
             )
-        self._sheet = self._book.worksheets[0]
-        self._sheet.reset_dimensions()  # the stored size is often wrong; read what is there
 
     def close(self) -> None:
         self._book.close()
+        self._handle.close()
 
     def _walk(self, start: float):
         max_field = self._max_field
@@ -680,6 +748,33 @@ class _XlsxTable(Table):
         except Exception:  # openpyxl meeting broken XML midway
             raise FileError(_damaged()) from None
         return number
+
+
+def _first_sheet(handle):
+    """openpyxl's read-only workbook and its first worksheet (None if it has none).
+
+    Done with the steps of openpyxl's own loader (pinned version) but for one sheet and
+    without measuring it: load_workbook reads every sheet through once to find its size
+    when the file does not state it first (files not written by Excel), a whole extra
+    pass over the data, and sizes stated are often wrong anyway. A file object, not a
+    path: openpyxl refuses paths without an Excel extension, like the import's copies."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    class Sheet(ReadOnlyWorksheet):
+        def _get_size(self):
+            pass  # unknown: rows are read as far as they go
+
+    reader = ExcelReader(handle, read_only=True, keep_vba=False, data_only=True)
+    reader.read_manifest()
+    reader.read_strings()
+    reader.read_workbook()
+    apply_stylesheet(reader.archive, reader.wb)
+    for sheet, rel in reader.parser.find_sheets():
+        if rel.target in reader.valid_files and "chartsheet" not in rel.Type:
+            return reader.wb, Sheet(reader.wb, sheet.name, rel.target, reader.shared_strings)
+    return reader.wb, None
 
 
 def _text(value, cell=None) -> str:
