@@ -211,12 +211,15 @@ def test_an_admin_adds_a_picklist_and_a_rule_that_creates_a_task_when_a_deal_is_
 def background_worker(app):
     """A worker that keeps running queued jobs while the browser polls."""
     from rq import SimpleWorker
+    from rq.timeouts import TimerDeathPenalty
 
     from saas.extensions import redis
     from saas.jobs import QUEUES, TenantJob, get_queue
 
     class ThreadWorker(SimpleWorker):
-        def _install_signal_handlers(self):  # signals belong to the main thread
+        death_penalty_class = TimerDeathPenalty  # signals belong to the main thread
+
+        def _install_signal_handlers(self):
             pass
 
     stop = threading.Event()

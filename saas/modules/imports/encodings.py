@@ -119,10 +119,36 @@ def detect(f: BinaryIO) -> str:
         return "utf-8"
     if not _decodes(sample, "gb18030"):
         return "cp1252"
+    # Chinese text is runs of two-byte characters that read as ideographs; Western
+    # text has accented letters between ASCII ones (runs of one byte), which GB18030
+    # often decodes too, into nonsense.
+    runs = HIGH_RUN.findall(sample)
+    single = sum(1 for run in runs if len(run) == 1) / len(runs)
+    if single < 0.05 and _ideographs(sample) > 0.9:
+        return "gb18030"
+    if single > 0.5:
+        return "cp1252"
     from charset_normalizer import from_bytes  # only for the rare ambiguous file
 
     best = from_bytes(sample[: 256 * 1024], cp_isolation=["gb18030", "cp1252"]).best()
     return "gb18030" if best is not None and best.encoding == "gb18030" else "cp1252"
+
+
+HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+
+
+def _ideographs(sample: bytes) -> float:
+    """The share of CJK characters (and CJK punctuation) among the sample's non-ASCII
+    characters when read as GB18030."""
+    high = [c for c in sample.decode("gb18030", errors="ignore") if ord(c) > 127]
+    if not high:
+        return 0.0
+    cjk = sum(
+        1
+        for c in high
+        if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+    )
+    return cjk / len(high)
 
 
 def _decodes(sample: bytes, codec: str) -> bool:
