@@ -557,3 +557,13 @@ def test_owners_given_records_hear_once_per_import(client, owner, run_jobs):
             .all()
         )
     assert notes == [("assigned", "The import of people.csv gave you 7 contacts")]
+
+
+def test_the_mapping_page_of_a_big_file_reads_only_its_start(client, owner):
+    slug, _ = owner
+    rows = [["Last name", "Notes"]] + [[f"Person {i}", "x" * 100] for i in range(60_000)]
+    data = csv_bytes(rows)
+    assert len(data) > 6 * 1024 * 1024  # beyond what the preview copies
+    import_id = upload(client, slug, data)
+    page = client.get(f"/app/{slug}/imports/{import_id}/mapping").get_data(as_text=True)
+    assert "Person 0" in page and "Person 9" in page and "Person 10<" not in page

@@ -32,6 +32,7 @@ from saas.modules.records.registry import ObjectType, get
 from saas.modules.workspace.service import settings
 
 PREVIEW_ROWS = 10
+PREVIEW_BYTES = 4 * 1024 * 1024
 
 
 class ImportError_(ValueError):
@@ -192,7 +193,8 @@ def preview(imp: Import) -> list[dict]:
     otype = get(imp.object)
     plan = Plan(otype, imp.mapping, settings().get("timezone", "UTC"), actor=imp.user_id)
     with storage.temp_path(imp.id, imp.format) as path:
-        storage.copy_to(imp.id, path)
+        # A CSV's first rows are at its start: the mapping page need not copy 100 MB.
+        storage.copy_to(imp.id, path, limit=PREVIEW_BYTES if imp.format == "csv" else None)
         try:
             rows = list(islice(open_table(path, sniffed(imp)).rows(), PREVIEW_ROWS))
         except FileError as exc:

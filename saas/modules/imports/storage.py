@@ -66,14 +66,15 @@ def temp_path(import_id: int, suffix: str) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-def copy_to(import_id: int, path: Path) -> None:
-    """Write the stored file to ``path``."""
+def copy_to(import_id: int, path: Path, *, limit: int | None = None) -> None:
+    """Write the stored file to ``path`` (its first ``limit`` bytes or a little more)."""
+    stmt = select(ImportChunk.data).where(ImportChunk.import_id == import_id)
+    if limit is not None:
+        stmt = stmt.where(ImportChunk.seq < -(-limit // CHUNK))
     with path.open("wb") as out:
-        stmt = (
-            select(ImportChunk.data)
-            .where(ImportChunk.import_id == import_id)
-            .order_by(ImportChunk.seq)
-            .execution_options(yield_per=8)
-        )
-        for data in session().execute(stmt).scalars():
+        for data in (
+            session()
+            .execute(stmt.order_by(ImportChunk.seq).execution_options(yield_per=8))
+            .scalars()
+        ):
             out.write(data)
