@@ -98,8 +98,8 @@ def test_a_worker_killed_mid_import_loses_and_duplicates_nothing(client, service
             0,
         )
         emails = session().execute(select(Contact.email)).scalars().all()
-        logged = session().execute(
-            select(func.count()).where(ImportRow.import_id == import_id)
-        ).scalar()
+        logged = (
+            session().execute(select(func.count()).where(ImportRow.import_id == import_id)).scalar()
+        )
     assert len(emails) == len(set(emails)) == ROWS
     assert logged == ROWS
