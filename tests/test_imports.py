@@ -567,3 +567,23 @@ def test_the_mapping_page_of_a_big_file_reads_only_its_start(client, owner):
     import_id = upload(client, slug, data)
     page = client.get(f"/app/{slug}/imports/{import_id}/mapping").get_data(as_text=True)
     assert "Person 0" in page and "Person 9" in page and "Person 10<" not in page
+
+
+def test_a_unique_field_refusing_rows_fails_only_those_rows(client, owner, run_jobs):
+    slug, _ = owner
+    resp = post(
+        client,
+        f"/app/{slug}/customize/contacts/fields/new",
+        {"label": "Badge", "type": "text", "unique": "on"},
+    )
+    assert resp.status_code == 302
+    make(slug, "contact", last_name="Holder", cf_badge="B-1")
+    rows = [["Last name", "Badge"], ["Taken", "B-1"], ["Free", "B-2"], ["Twin", "B-2"]]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name", "cf_badge"])  # no key: every row is new
+    run_jobs()
+    imp = state(slug, import_id)
+    assert (imp.created, imp.failed) == (1, 2)
+    assert sorted(c.last_name for c in contacts(slug)) == ["Free", "Holder"]
+    report = client.get(f"/app/{slug}/imports/{import_id}/errors.csv").get_data(as_text=True)
+    assert report.count("another record already has this value") == 2
