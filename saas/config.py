@@ -90,13 +90,13 @@ def load(instance_path: Path) -> dict:
         "JOB_TIMEOUT": int(os.environ.get("JOB_TIMEOUT", "600")),
         # Imports: the largest upload, rows per import by plan (others: "default"), rows
         # per committed batch, a pause between batches that leaves the database to other
-        # tenants, and how long a running import may go without a batch before the
-        # reconciler puts it back on the queue.
+        # tenants. Then how long a tracked job (import, export) may go without a sign of
+        # life before the reconciler puts it back on the queue (saas/tracked.py).
         "IMPORT_MAX_BYTES": int(os.environ.get("IMPORT_MAX_BYTES", str(512 * 1024 * 1024))),
         "IMPORT_MAX_ROWS": {"trial": 2_000_000, "default": 10_000_000},
         "IMPORT_BATCH_ROWS": int(os.environ.get("IMPORT_BATCH_ROWS", "5000")),
         "IMPORT_PAUSE_MS": int(os.environ.get("IMPORT_PAUSE_MS", "0")),
-        "IMPORT_STALE_SECONDS": int(os.environ.get("IMPORT_STALE_SECONDS", "180")),
+        "TRACKED_STALE_SECONDS": int(os.environ.get("TRACKED_STALE_SECONDS", "180")),
         # Workflow webhooks to loopback and private addresses (a local receiver in
         # development and tests); never in production, where they could reach internals.
         "WEBHOOK_ALLOW_PRIVATE": _bool(

@@ -9,14 +9,17 @@ from saas.modules.customers.models import Account, Contact  # noqa: F401
 from saas.modules.customization import validation  # noqa: F401  (registers its check)
 from saas.modules.customization.models import CustomField, Layout, ValidationRule  # noqa: F401
 from saas.modules.deals.models import Deal, Pipeline, Stage, StageChange  # noqa: F401
+
+# Long jobs register their kind with saas.tracked when their module is imported.
+from saas.modules.exports import jobs as _exports  # noqa: F401, E402
 from saas.modules.exports.models import Export, ExportChunk, ExportRun, ExportSchedule  # noqa: F401
+from saas.modules.imports import jobs as _imports  # noqa: F401, E402
 from saas.modules.imports.models import (  # noqa: F401
     Import,
     ImportChunk,
     ImportProblem,
     ImportRow,
     SavedMapping,
-    TrackedJob,
 )
 from saas.modules.leads.models import Lead  # noqa: F401
 from saas.modules.notifications.models import Notification  # noqa: F401
@@ -35,3 +38,4 @@ from saas.modules.teams.models import Team, TeamMember  # noqa: F401
 from saas.modules.workflows.models import WorkflowFiring, WorkflowRule, WorkflowRun  # noqa: F401
 from saas.modules.workspace.models import Event, Setting  # noqa: F401
 from saas.tenants.models import AuditLog, PooledSchema, Tenant  # noqa: F401
+from saas.tracked import TrackedJob  # noqa: F401

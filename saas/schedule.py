@@ -8,17 +8,17 @@ from saas.extensions import redis
 from saas.modules.activities.jobs import sweep_reminders
 from saas.modules.contracts.jobs import sweep_contract_renewals
 from saas.modules.exports.jobs import sweep_exports
-from saas.modules.imports.jobs import reconcile_imports
 from saas.modules.notifications.sweeps import sweep_daily_notifications, sweep_due_tasks
 from saas.modules.records.jobs import purge_recycle_bins
 from saas.modules.workflows.jobs import sweep_workflow_timers
 from saas.tenants.provisioning import refill_schema_pool
 from saas.tenants.service import purge_deleted_tenants
+from saas.tracked import reconcile
 
 PERIODIC = (
     # (stable name, job, interval in seconds)
-    # Imports and reverts whose job was lost (Redis flushed) or whose worker died.
-    ("reconcile-imports", reconcile_imports, 60),
+    # Imports, reverts and exports whose job was lost (Redis flushed) or whose worker died.
+    ("reconcile-tracked-jobs", reconcile, 60),
     ("refill-schema-pool", refill_schema_pool, 60),
     ("purge-deleted-tenants", purge_deleted_tenants, 3600),
     ("purge-recycle-bins", purge_recycle_bins, 86400),

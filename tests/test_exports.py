@@ -674,3 +674,28 @@ def test_another_company_cannot_reach_exports_and_jobs_stay_in_their_tenant(
     with app.app_context(), db.scope(tenant_ref(slug_b)):
         assert delivery.run(run.id, 0) == "nothing to do"
     assert tick(app, slug_b) == {"purged": 0, "runs": 0}
+
+
+def test_an_export_whose_job_redis_lost_is_enqueued_again_and_finishes(app, client, run_jobs):
+    import uuid
+
+    from saas.extensions import redis
+    from saas.tracked import TrackedJob, reconcile
+
+    slug, _ = signup(client)
+    make(slug, "contact", last_name="Kept")
+    export_id = start(client, slug)
+    with app.app_context():
+        redis().flushdb()  # the queued job is gone
+    run_jobs()
+    assert row(slug, export_id).status == "queued"
+    mine = TrackedJob.tenant_id == uuid.UUID(tenant_ref(slug).id)
+    with app.app_context():
+        with db.scope() as s:  # quiet for an hour: stalled
+            stale = datetime.now(UTC) - timedelta(hours=1)
+            s.execute(update(TrackedJob).where(mine).values(heartbeat_at=stale))
+        assert reconcile() >= 1
+    run_jobs()
+    assert row(slug, export_id).status == "finished"
+    with db.scope() as s:
+        assert s.execute(select(func.count()).select_from(TrackedJob).where(mine)).scalar() == 0

@@ -11,14 +11,14 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from saas.db import db, session
 from saas.modules.customers.models import Contact
 from saas.modules.imports.models import Import, ImportRow
 from tests.conftest import signup
 from tests.factories import tenant_ref
-from tests.test_imports import csv_bytes, start, upload
+from tests.test_imports import age_heartbeats, attempts, csv_bytes, start, upload
 
 ROWS = 3000
 
@@ -59,7 +59,7 @@ def _kill(worker: subprocess.Popen) -> None:
 
 
 def test_a_worker_killed_mid_import_loses_and_duplicates_nothing(client, services, app, run_jobs):
-    from saas.modules.imports.jobs import reconcile_imports
+    from saas.tracked import reconcile
 
     slug, _ = signup(client)
     rows = [["Last name", "E-mail"]] + [[f"P{i}", f"p{i}@example.com"] for i in range(ROWS)]
@@ -81,11 +81,9 @@ def test_a_worker_killed_mid_import_loses_and_duplicates_nothing(client, service
     assert _state(slug, import_id)[1] == done
 
     with app.app_context():
-        with db.scope() as s:  # three minutes without a batch: stalled
-            s.execute(
-                text("UPDATE public.tracked_jobs SET heartbeat_at = now() - interval '1 hour'")
-            )
-        assert reconcile_imports() == 1
+        age_heartbeats(slug)  # three minutes without a batch: stalled
+        reconcile()
+        assert attempts(slug) == [1]
     run_jobs()
 
     with db.scope(tenant_ref(slug)):
@@ -103,3 +101,4 @@ def test_a_worker_killed_mid_import_loses_and_duplicates_nothing(client, service
         )
     assert len(emails) == len(set(emails)) == ROWS
     assert logged == ROWS
+    assert attempts(slug) == []

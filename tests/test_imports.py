@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 
 import pytest
 from sqlalchemy import func, select, text
 
 from saas.db import db, session
 from saas.modules.customers.models import Account, Contact
-from saas.modules.imports.models import Import, ImportRow, TrackedJob
+from saas.modules.imports.models import Import, ImportRow
 from saas.modules.records.models import TimelineEntry
+from saas.tracked import TrackedJob
 from tests.conftest import login, post, signup, unique
 from tests.factories import add_member, make, tenant_ref, user_id
 
@@ -54,6 +56,30 @@ def state(slug, import_id) -> Import:
         imp = session().get(Import, import_id)
         session().expunge(imp)
         return imp
+
+
+def attempts(slug) -> list[int]:
+    """The reconciler's attempts of the tenant's tracked jobs."""
+    with db.scope() as s:
+        return list(
+            s.execute(
+                select(TrackedJob.attempts).where(
+                    TrackedJob.tenant_id == uuid.UUID(tenant_ref(slug).id)
+                )
+            ).scalars()
+        )
+
+
+def age_heartbeats(slug) -> None:
+    """The tenant's tracked jobs have been quiet for an hour."""
+    with db.scope() as s:
+        s.execute(
+            text(
+                "UPDATE public.tracked_jobs SET heartbeat_at = now() - interval '1 hour'"
+                " WHERE tenant_id = :t"
+            ),
+            {"t": uuid.UUID(tenant_ref(slug).id)},
+        )
 
 
 def contacts(slug) -> list[Contact]:
@@ -352,7 +378,7 @@ def test_a_crash_midway_then_a_lost_queue_finishes_exactly_once(
     reconciler enqueues the import again and it goes on from the last committed batch."""
     from saas.extensions import redis
     from saas.modules.imports import engine
-    from saas.modules.imports.jobs import reconcile_imports
+    from saas.tracked import reconcile
 
     slug, _ = owner
     monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 3)
@@ -374,12 +400,11 @@ def test_a_crash_midway_then_a_lost_queue_finishes_exactly_once(
         redis().flushdb()  # ...and Redis loses it
     monkeypatch.setattr(engine.Batch, "write", write)
     with app.app_context():
-        assert reconcile_imports() == 0  # its heartbeat is fresh: not stalled yet
-        with db.scope() as s:
-            s.execute(
-                text("UPDATE public.tracked_jobs SET heartbeat_at = now() - interval '1 hour'")
-            )
-        assert reconcile_imports() == 1
+        reconcile()
+        assert attempts(slug) == [0]  # its heartbeat is fresh: not stalled yet
+        age_heartbeats(slug)
+        reconcile()
+        assert attempts(slug) == [1]  # stalled: enqueued again
     run_jobs()
     imp = state(slug, import_id)
     assert (imp.status, imp.done, imp.created, imp.failed) == ("done", 10, 10, 0)
@@ -390,8 +415,7 @@ def test_a_crash_midway_then_a_lost_queue_finishes_exactly_once(
             session().execute(select(func.count()).where(ImportRow.import_id == import_id)).scalar()
             == 10
         )
-    with db.scope() as s:
-        assert s.execute(select(func.count()).select_from(TrackedJob)).scalar() == 0
+    assert attempts(slug) == []  # finished: no longer tracked
 
 
 def test_bad_files_get_a_sentence_not_a_500(client, owner):

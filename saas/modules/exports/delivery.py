@@ -30,6 +30,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from saas import tracked
 from saas.db import current_tenant, db, session
 from saas.modules.exports import files
 from saas.modules.exports.models import Export, ExportRun, ExportSchedule
@@ -78,8 +79,10 @@ def _start(run_id: int) -> tuple[dict, dict] | None:
         run = s.get(ExportRun, run_id)
         schedule = s.get(ExportSchedule, run.schedule_id) if run is not None else None
         if schedule is None or run.status in {"ok", "error"}:
+            tracked.stop("export_run", run_id)
             return None
         run.status, run.attempts = "running", run.attempts + 1
+        tracked.beat("export_run", run_id)
         plan = {
             "id": schedule.id,
             "objects": dict(schedule.objects),
@@ -220,3 +223,13 @@ def _record(run_id: int, plan: dict, outcomes: dict, failed: dict, final: bool, 
         run.status = "ok" if not failed else ("error" if final else "retrying")
         if final:
             run.finished_at = datetime.now(UTC)
+            tracked.stop("export_run", run_id)
+        else:
+            tracked.beat("export_run", run_id)  # RQ holds the retry; it is not lost
+
+
+def give_up(run_id: int, reason: str) -> None:
+    """The reconciler tried too often: the day's run has failed."""
+    run = session().get(ExportRun, run_id)
+    if run is not None and run.status not in {"ok", "error"}:
+        run.status, run.error, run.finished_at = "error", reason, datetime.now(UTC)

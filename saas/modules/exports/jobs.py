@@ -20,8 +20,9 @@ from flask_babel import gettext as _
 from rq import get_current_job
 from sqlalchemy import select, update
 
-from saas.db import current_tenant, db
-from saas.jobs import enqueue, enqueue_for_every_tenant, job
+from saas import tracked
+from saas.db import current_tenant, db, session
+from saas.jobs import enqueue_for_every_tenant, job
 from saas.modules.exports import delivery, files, service
 from saas.modules.exports.models import ACTIVE, Export
 from saas.modules.records.registry import get
@@ -44,7 +45,12 @@ def _set(export_id: int, **values) -> bool:
             .values(**values)
             .returning(Export.id)
         )
-        return s.execute(stmt).first() is not None
+        running = s.execute(stmt).first() is not None
+        if values.get("status") in {"failed", "cancelled"} or not running:
+            tracked.stop("export", export_id)  # over: nothing to put back on the queue
+        else:
+            tracked.beat("export", export_id)
+        return running
 
 
 def _claim(export_id: int) -> Export | None:
@@ -68,6 +74,8 @@ def run_export(export_id: int) -> str:
     """Write an export's file, a batch at a time, and keep it for download."""
     export = _claim(export_id)
     if export is None:
+        with db.scope(current_tenant()):
+            tracked.stop("export", export_id)
         return "nothing to do"  # finished, cancelled, or not this tenant's
     # A fresh app context: nothing cached for another tenant's job (settings, locale).
     with current_app.app_context(), force_locale(export.locale):
@@ -123,6 +131,7 @@ def _finish(export_id: int, otype, out, rows: int) -> str:
         if export is None:
             return "cancelled"
         now = datetime.now(UTC)
+        tracked.stop("export", export.id)
         export.size = files.store(export.id, out)
         export.status, export.done, export.total = "finished", rows, rows
         export.finished_at, export.expires_at = now, now + service.EXPIRY
@@ -157,7 +166,7 @@ def exports_tick() -> dict:
     purged = service.purge_expired()
     runs = delivery.due_runs()
     for run_id in runs:
-        enqueue(run_schedule, run_id)
+        tracked.start("export_run", run_id)
     return {"purged": purged, "runs": len(runs)}
 
 
@@ -166,3 +175,16 @@ def run_schedule(run_id: int) -> str:
     """One day's run of a schedule; a failed delivery raises, and RQ tries again later."""
     with current_app.app_context():
         return delivery.run(run_id, _retries_left())
+
+
+def _give_up_export(export_id: int, reason: str) -> None:
+    """The reconciler tried too often: the export has failed."""
+    export = session().get(Export, export_id)
+    if export is not None and export.status in ACTIVE:
+        export.status, export.error = "failed", reason
+        export.finished_at = datetime.now(UTC)
+        files.drop(export.id)
+
+
+tracked.kind("export", run_export, give_up=_give_up_export)
+tracked.kind("export_run", run_schedule, give_up=delivery.give_up)

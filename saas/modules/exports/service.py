@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from werkzeug.datastructures import MultiDict
 
+from saas import tracked
 from saas.db import current_tenant, session
 from saas.i18n import number
-from saas.jobs import enqueue
 from saas.modules.accounts.models import Membership
 from saas.modules.exports import files
 from saas.modules.exports.models import ACTIVE, Export
@@ -53,9 +53,7 @@ def start(otype: ObjectType, args: MultiDict, fmt: str, user_id: int, locale: st
     )
     session().add(export)
     session().flush()
-    from saas.modules.exports.jobs import run_export
-
-    enqueue(run_export, export.id)
+    tracked.start("export", export.id)
     return export
 
 
@@ -95,6 +93,7 @@ def cancel(export: Export) -> bool:
     )
     if stopped is not None:
         files.drop(export.id)
+        tracked.stop("export", export.id)
     return stopped is not None
 
 

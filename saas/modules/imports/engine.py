@@ -19,12 +19,13 @@ from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
+from saas import tracked
 from saas.db import current_tenant, db, session
 from saas.modules.imports import storage
 from saas.modules.imports.batch import Batch
-from saas.modules.imports.models import Import, ImportRow, TrackedJob
+from saas.modules.imports.models import Import, ImportRow
 from saas.modules.imports.reader import FileError, Sniffed, open_table
 from saas.modules.notifications.service import batched, muted, notify, tenant_locale
 from saas.modules.records.registry import get
@@ -46,20 +47,6 @@ def locked(import_id: int) -> Import | None:
     return session().execute(stmt).scalar_one_or_none()
 
 
-def heartbeat(kind: str, import_id: int) -> None:
-    import uuid
-
-    session().execute(
-        update(TrackedJob)
-        .where(
-            TrackedJob.tenant_id == uuid.UUID(current_tenant().id),
-            TrackedJob.kind == kind,
-            TrackedJob.ref_id == import_id,
-        )
-        .values(heartbeat_at=now())
-    )
-
-
 def row_limit(plan: str) -> int:
     limits = current_app.config["IMPORT_MAX_ROWS"]
     return limits.get(plan, limits["default"])
@@ -78,7 +65,7 @@ def run(import_id: int) -> str:
             finish(imp, "cancelled")
             return "cancelled"
         imp.status, imp.run_started_at, imp.run_started_done = "running", now(), imp.done
-        heartbeat("import", import_id)
+        tracked.beat("import", import_id)
         sniffed = Sniffed(imp.format, imp.encoding, imp.delimiter)
         position, total = imp.done, imp.total
     with storage.temp_path(import_id, sniffed.format) as path:
@@ -93,7 +80,7 @@ def run(import_id: int) -> str:
                 with db.scope(tenant):
                     imp = locked(import_id)
                     imp.total = total
-                    heartbeat("import", import_id)
+                    tracked.beat("import", import_id)
             rows = table.rows(start=position)
             size = current_app.config["IMPORT_BATCH_ROWS"]
             pause = current_app.config["IMPORT_PAUSE_MS"] / 1000
@@ -109,7 +96,7 @@ def run(import_id: int) -> str:
                         return "cancelled"
                     Batch(imp).write(batch)
                     imp.done = position = position + len(batch)
-                    heartbeat("import", import_id)
+                    tracked.beat("import", import_id)
                 if pause:
                     time.sleep(pause)
         except FileError as exc:
@@ -147,15 +134,9 @@ def _fail(import_id: int, error: str) -> str:
 
 def finish(imp: Import, status: str) -> None:
     """Close a run: its status, the tracked job gone, the user told."""
-    import uuid
-
     imp.status, imp.finished_at = status, now()
-    session().execute(
-        TrackedJob.__table__.delete().where(
-            TrackedJob.tenant_id == uuid.UUID(current_tenant().id),
-            TrackedJob.ref_id == imp.id,
-        )
-    )
+    tracked.stop("import", imp.id)
+    tracked.stop("revert", imp.id)
     titles = {
         "done": _l("Import of %(file)s finished", file=imp.filename),
         "failed": _l("Import of %(file)s failed", file=imp.filename),

@@ -9,7 +9,6 @@ resumes after its last committed batch: nothing lost, nothing twice.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import (
@@ -24,10 +23,10 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from saas.db import Base, TenantBase
+from saas.db import TenantBase
 
 # uploaded: mapping and preview; queued / running: on a worker; done, failed or
 # cancelled: finished; reverting / reverted: being / been undone.
@@ -134,21 +133,3 @@ class SavedMapping(TenantBase):
     columns: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
     user_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class TrackedJob(Base):
-    """A long job in flight, per tenant (public schema): the reconciler finds stalled ones
-    here without visiting every tenant, and puts their job back on the queue."""
-
-    __tablename__ = "tracked_jobs"
-
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # "import", "revert"
-    ref_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    job_id: Mapped[str | None] = mapped_column(String(64))
-    heartbeat_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -15,8 +15,9 @@ from flask_babel import gettext as _
 from sqlalchemy import Date, DateTime, Numeric, func, select
 from sqlalchemy import update as sql_update
 
+from saas import tracked
 from saas.db import current_tenant, db, session
-from saas.modules.imports.engine import finish, heartbeat, locked
+from saas.modules.imports.engine import finish, locked
 from saas.modules.imports.models import ImportRow
 from saas.modules.records import bulk, service
 from saas.modules.records.registry import ObjectType, get
@@ -30,7 +31,7 @@ def run(import_id: int) -> str:
         if imp is None or imp.status != "reverting":
             return "nothing to revert"
         position = imp.revert_upto
-        heartbeat("revert", import_id)
+        tracked.beat("revert", import_id)
     while True:
         with db.scope(tenant):
             imp = locked(import_id)
@@ -66,7 +67,7 @@ def run(import_id: int) -> str:
                 )
             imp.reverted += len(rows)
             imp.revert_upto = position = rows[-1].row
-            heartbeat("revert", import_id)
+            tracked.beat("revert", import_id)
 
 
 def _remove(otype: ObjectType, ids: list[int], actor: int | None, note: dict) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import islice
@@ -13,10 +12,9 @@ from itertools import islice
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 
-from saas.db import current_tenant, session
-from saas.jobs import enqueue
+from saas import tracked
+from saas.db import session
 from saas.modules.imports import mapping, storage
 from saas.modules.imports.models import (
     MODES,
@@ -24,7 +22,6 @@ from saas.modules.imports.models import (
     ImportProblem,
     ImportRow,
     SavedMapping,
-    TrackedJob,
 )
 from saas.modules.imports.plan import Plan
 from saas.modules.imports.reader import FileError, Sniffed, open_table, sniff
@@ -218,29 +215,10 @@ def preview(imp: Import) -> list[dict]:
 
 def start(imp: Import) -> None:
     """Queue the import (after the commit); the reconciler watches it from here on."""
-    from saas.modules.imports.jobs import run_import
-
     if imp.status != "uploaded":
         raise ImportError_(_("This import has started already."))
     imp.status = "queued"
-    enqueue(run_import, imp.id, job_id=track("import", imp.id))
-
-
-def track(kind: str, ref_id: int) -> str:
-    """Watch a long job from now on (see ``imports.jobs``); returns its job id."""
-    from saas.modules.imports.jobs import job_id
-
-    key = job_id(kind, ref_id)
-    stmt = insert(TrackedJob).values(
-        tenant_id=uuid.UUID(current_tenant().id), kind=kind, ref_id=ref_id, job_id=key
-    )
-    session().execute(
-        stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "kind", "ref_id"],
-            set_={"heartbeat_at": func.now(), "attempts": 0, "job_id": key},
-        )
-    )
-    return key
+    tracked.start("import", imp.id)
 
 
 def cancel(imp: Import) -> None:
@@ -256,15 +234,13 @@ def cancel(imp: Import) -> None:
 def revert(imp: Import) -> None:
     """Queue the undoing of an import: what it created goes to the recycle bin, what it
     updated gets its earlier values back."""
-    from saas.modules.imports.jobs import revert_import
-
     if imp.status not in {"done", "cancelled", "failed"}:
         raise ImportError_(_("Wait for the import to finish before reverting it."))
     if not imp.created and not imp.updated:
         raise ImportError_(_("This import changed nothing; there is nothing to revert."))
     imp.status = "reverting"
     imp.run_started_at, imp.run_started_done = datetime.now(UTC), imp.reverted
-    enqueue(revert_import, imp.id, job_id=track("revert", imp.id))
+    tracked.start("revert", imp.id)
 
 
 # -- reading -----------------------------------------------------------------------------
