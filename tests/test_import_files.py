@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 import pytest
 from openpyxl import Workbook
 
-from saas.modules.imports import reader
+from saas.modules.imports import csvfile, reader
 from saas.modules.imports.encodings import ENCODINGS
 from saas.modules.imports.reader import FileError, Row, Sniffed, open_table, sniff
 
@@ -27,8 +27,8 @@ WESTERN = [["Nom", "Société", "Note"], ["Renée Dupré", "Müller & Søn", "Tr
 
 @pytest.fixture(params=["split", "csv"])
 def mode(request, monkeypatch):
-    """CSV rows are read two ways (see reader._CsvTable): run a test with each."""
-    monkeypatch.setattr(reader, "QUOTES_PER_LINE", 10**9 if request.param == "split" else 0)
+    """CSV rows are read two ways (see csvfile.CsvTable): run a test with each."""
+    monkeypatch.setattr(csvfile, "QUOTES_PER_LINE", 10**9 if request.param == "split" else 0)
     return request.param
 
 
