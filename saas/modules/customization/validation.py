@@ -234,4 +234,5 @@ def form_rows(form) -> list[dict[str, str]]:
     return rows
 
 
+check.applies = lambda otype: bool(compiled(otype))  # bulk writes ask once per batch
 service.checks.append(check)

@@ -90,6 +90,7 @@ def create(
     written = Written()
     ready: list[tuple[int, dict]] = []
     owned = "owner_id" in otype.by_name and actor is not None
+    checks = service.checks_for(otype)
     hook = otype.before_write
     for key, values in rows:
         values = dict(values)
@@ -102,7 +103,7 @@ def create(
             if owned and values.get("owner_id") is None:
                 values["owner_id"] = actor
             service._fill_not_null(otype, values, is_new=True)
-            for check in service.checks:
+            for check in checks:
                 check(otype, record, values, True)
         except service.ValidationErrors as exc:
             written.errors[key] = _reason(exc)
@@ -242,13 +243,14 @@ def update(
     """
     written = Written()
     changed: list[tuple[int, object, dict]] = []
+    checks = service.checks_for(otype)
     for key, record, values in rows:
         values = dict(values)
         try:
             if otype.before_write:
                 otype.before_write(record, values, False)
             service._fill_not_null(otype, values, is_new=False)
-            for check in service.checks:
+            for check in checks:
                 check(otype, record, values, False)
         except service.ValidationErrors as exc:
             written.errors[key] = _reason(exc)

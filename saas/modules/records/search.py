@@ -34,6 +34,10 @@ def _cjk_grams(run: str) -> list[str]:
 
 def lexemes(*values) -> list[str]:
     """The lexemes of a record's searchable values (strings; others are skipped)."""
+    return sorted(_lexemes(values))
+
+
+def _lexemes(values) -> set[str]:
     out: set[str] = set()
     for value in values:
         if not value or not isinstance(value, str):
@@ -52,7 +56,7 @@ def lexemes(*values) -> list[str]:
             if "@" in token or "." in token:  # e-mail addresses and domains, whole
                 out.add(token.strip(".,;:()<>"))
                 out.update(p for p in token.split("@") if p)
-    return sorted(lex[:MAX_LEXEME] for lex in out if lex)
+    return {lex[:MAX_LEXEME] for lex in out if lex}
 
 
 def document(*values):
@@ -93,7 +97,7 @@ def vector_text(values) -> str:
     """The ``tsvector`` input text of the same lexemes as :func:`document` (for COPY)."""
     return " ".join(
         "'" + (_escaped(lex) if "'" in lex or "\\" in lex else lex) + "'"
-        for lex in lexemes(*values)
+        for lex in _lexemes(values)  # unsorted: PostgreSQL sorts a tsvector itself
     )
 
 

@@ -262,6 +262,12 @@ listeners: list[Callable] = []
 transfer_listeners: list[Callable] = []
 
 
+def checks_for(otype: ObjectType) -> list[Callable]:
+    """The checks with something to check on ``otype`` now (a check may say so with an
+    ``applies(otype)`` attribute): a bulk write asks once, not once per record."""
+    return [c for c in checks if getattr(c, "applies", None) is None or c.applies(otype)]
+
+
 def wanted(otype: ObjectType, event: str) -> bool:
     """Whether a listener that needs each record written one by one (a workflow rule that
     may update it) wants ``event`` on ``otype``: bulk writes (imports) take their fast
