@@ -611,3 +611,21 @@ def test_a_unique_field_refusing_rows_fails_only_those_rows(client, owner, run_j
     assert sorted(c.last_name for c in contacts(slug)) == ["Free", "Holder"]
     report = client.get(f"/app/{slug}/imports/{import_id}/errors.csv").get_data(as_text=True)
     assert report.count("another record already has this value") == 2
+
+
+def test_a_file_over_the_size_limit_is_refused_and_nothing_is_kept(client, owner, app, monkeypatch):
+    slug, _ = owner
+    monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 2 * 1024 * 1024)
+    data = csv_bytes([["Last name"]] + [["x" * 100] for _ in range(30_000)])
+    resp = post(
+        client,
+        f"/app/{slug}/imports/",
+        {"object": "contact", "file": (io.BytesIO(data), "big.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "The file is larger than 2 MB. Split it into smaller files." in resp.get_data(
+        as_text=True
+    )
+    with db.scope(tenant_ref(slug)):
+        assert session().execute(select(func.count()).select_from(Import)).scalar() == 0

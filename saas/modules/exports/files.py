@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, select
 
+from saas import chunks
 from saas.db import TenantRef, db, session
 from saas.modules.exports.models import ExportChunk
 from saas.modules.records.display import Names, plain
@@ -29,7 +30,6 @@ from saas.modules.records.fields import Field
 from saas.modules.records.registry import ObjectType
 
 BATCH = 1000
-CHUNK = 1024 * 1024
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -146,32 +146,16 @@ def write(
 
 def store(export_id: int, source: BinaryIO) -> int:
     """Keep the file ``source`` as the export's chunks (replacing any); returns its size."""
-    session().execute(delete(ExportChunk).where(ExportChunk.export_id == export_id))
     source.seek(0)
-    seq = size = 0
-    while data := source.read(CHUNK):
-        session().execute(insert(ExportChunk).values(export_id=export_id, seq=seq, data=data))
-        seq += 1
-        size += len(data)
-    return size
+    return chunks.store(ExportChunk, "export_id", export_id, source)
 
 
 def drop(*export_ids: int) -> None:
-    session().execute(delete(ExportChunk).where(ExportChunk.export_id.in_(export_ids)))
+    chunks.drop(ExportChunk, "export_id", *export_ids)
 
 
 def stream(tenant: TenantRef, export_id: int) -> Iterator[bytes]:
     """The file, a chunk at a time. A response is streamed after the request's unit of
     work has ended, so the chunks are read in a unit of work of their own."""
-    with db.scope(tenant) as s:
-        seq = 0
-        while True:
-            data = s.execute(
-                select(ExportChunk.data).where(
-                    ExportChunk.export_id == export_id, ExportChunk.seq == seq
-                )
-            ).scalar_one_or_none()
-            if data is None:
-                return
-            yield data
-            seq += 1
+    with db.scope(tenant):
+        yield from chunks.read(ExportChunk, "export_id", export_id)

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import islice
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from saas import tracked
+from saas import chunks, tracked
 from saas.db import session
 from saas.modules.imports import mapping, storage
 from saas.modules.imports.models import (
@@ -56,28 +57,44 @@ def upload(
     )
     session().add(imp)
     session().flush()
-    try:
-        imp.size = storage.save(imp.id, stream)
-    except storage.TooLarge as exc:
-        raise ImportError_(str(exc)) from None
-    if imp.size == 0:
-        raise ImportError_(_("The file is empty. Choose a CSV or Excel file with a header row."))
-    read_header(imp, encoding)
+    # Read from the local copy made while storing: not fetched back from the database.
+    with storage.temp_path(imp.id, _suffix(imp)) as path:
+        with path.open("wb") as copy:
+            try:
+                imp.size = storage.save(imp.id, stream, also=copy)
+            except chunks.TooLarge:
+                limit = current_app.config["IMPORT_MAX_BYTES"] // (1024 * 1024)
+                raise ImportError_(
+                    _("The file is larger than %(mb)d MB. Split it into smaller files.", mb=limit)
+                ) from None
+        if imp.size == 0:
+            raise ImportError_(
+                _("The file is empty. Choose a CSV or Excel file with a header row.")
+            )
+        _read_header(imp, path, encoding)
     imp.mapping = mapping.suggest(otype, imp.header, _saved_columns(otype, imp.header))
     imp.dedupe = default_key(otype)
     return imp
 
 
+def _suffix(imp: Import) -> str:
+    """The upload's own extension (openpyxl reads only files named like a workbook)."""
+    return (imp.filename.rsplit(".", 1)[-1].lower() if "." in imp.filename else "csv")[:10]
+
+
 def read_header(imp: Import, encoding: str | None = None) -> None:
-    """Sniff the stored file (``encoding`` overrides the guess) and read its header."""
-    suffix = imp.filename.rsplit(".", 1)[-1].lower() if "." in imp.filename else "csv"
-    with storage.temp_path(imp.id, suffix[:10]) as path:
+    """Sniff the stored file again (``encoding`` overrides the guess) and read its header."""
+    with storage.temp_path(imp.id, _suffix(imp)) as path:
         storage.copy_to(imp.id, path)
-        try:
-            found = sniff(path, imp.filename, encoding=encoding)
-            table = open_table(path, found)
-        except FileError as exc:
-            raise ImportError_(str(exc)) from None
+        _read_header(imp, path, encoding)
+
+
+def _read_header(imp: Import, path, encoding: str | None) -> None:
+    try:
+        found = sniff(path, imp.filename, encoding=encoding)
+        table = open_table(path, found)
+    except FileError as exc:
+        raise ImportError_(str(exc)) from None
     imp.format, imp.encoding, imp.delimiter = found.format, found.encoding, found.delimiter
     imp.header = list(table.header)
 
@@ -252,11 +269,7 @@ def visible(user, *, admin: bool):
     return stmt if admin else stmt.where(Import.user_id == user)
 
 
-def find(import_id, user, *, admin: bool) -> Import | None:
-    try:
-        import_id = int(import_id)
-    except (TypeError, ValueError):
-        return None
+def find(import_id: int, user, *, admin: bool) -> Import | None:
     if not 0 < import_id < 2**63:
         return None
     return (

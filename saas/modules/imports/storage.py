@@ -12,45 +12,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
-from flask_babel import gettext as _
-from sqlalchemy import delete, select
 
-from saas.db import current_tenant, session
+from saas import chunks
+from saas.db import current_tenant
 from saas.modules.imports.models import ImportChunk
 
-CHUNK = 1024 * 1024
 
-
-class TooLarge(ValueError):
-    pass
-
-
-def save(import_id: int, stream: BinaryIO) -> int:
-    """Store the upload; returns its size. Raises :class:`TooLarge` past the limit."""
+def save(import_id: int, stream: BinaryIO, *, also: BinaryIO | None = None) -> int:
+    """Store the upload (and copy it to ``also``); returns its size. Raises
+    :class:`chunks.TooLarge` past ``IMPORT_MAX_BYTES``."""
     limit = current_app.config["IMPORT_MAX_BYTES"]
-    size, seq = 0, 0
-    while True:
-        data = stream.read(CHUNK)
-        if not data:
-            break
-        size += len(data)
-        if size > limit:
-            raise TooLarge(
-                _(
-                    "The file is larger than %(mb)d MB. Split it into smaller files.",
-                    mb=limit // (1024 * 1024),
-                )
-            )
-        session().add(ImportChunk(import_id=import_id, seq=seq, data=data))
-        seq += 1
-        if seq % 16 == 0:
-            session().flush()  # keep at most a few pieces in memory
-    session().flush()
-    return size
-
-
-def drop(import_id: int) -> None:
-    session().execute(delete(ImportChunk).where(ImportChunk.import_id == import_id))
+    return chunks.store(ImportChunk, "import_id", import_id, stream, limit=limit, also=also)
 
 
 @contextmanager
@@ -68,13 +40,6 @@ def temp_path(import_id: int, suffix: str) -> Iterator[Path]:
 
 def copy_to(import_id: int, path: Path, *, limit: int | None = None) -> None:
     """Write the stored file to ``path`` (its first ``limit`` bytes or a little more)."""
-    stmt = select(ImportChunk.data).where(ImportChunk.import_id == import_id)
-    if limit is not None:
-        stmt = stmt.where(ImportChunk.seq < -(-limit // CHUNK))
     with path.open("wb") as out:
-        for data in (
-            session()
-            .execute(stmt.order_by(ImportChunk.seq).execution_options(yield_per=8))
-            .scalars()
-        ):
+        for data in chunks.read(ImportChunk, "import_id", import_id, limit=limit):
             out.write(data)

@@ -91,24 +91,17 @@ def create(
     ready: list[tuple[int, dict]] = []
     owned = "owner_id" in otype.by_name and actor is not None
     checks = service.checks_for(otype)
-    hook = otype.before_write
     for key, values in rows:
         values = dict(values)
         # The hook may expect a model instance; validation rules read any object.
-        record = otype.model() if hook else SimpleNamespace()
+        record = otype.model() if otype.before_write else SimpleNamespace()
         record.created_by = actor
-        try:
-            if hook:
-                hook(record, values, True)
-            if owned and values.get("owner_id") is None:
-                values["owner_id"] = actor
-            service._fill_not_null(otype, values, is_new=True)
-            for check in checks:
-                check(otype, record, values, True)
-        except service.ValidationErrors as exc:
-            written.errors[key] = _reason(exc)
-            continue
-        ready.append((key, values))
+        owner = actor if owned else None
+        error = _prepare(otype, record, values, True, checks, owner)
+        if error:
+            written.errors[key] = error
+        else:
+            ready.append((key, values))
     if not ready:
         return written
     session().flush()
@@ -158,6 +151,22 @@ def create(
             otype, [_as_written(written.ids[k], v, actor) for k, v in made], "created", actor
         )
     return written
+
+
+def _prepare(otype, record, values: dict, is_new: bool, checks, owner=None) -> str | None:
+    """What ``service.create`` / ``update`` do before writing: the object's hook, the
+    owner default, columns that cannot be empty, the checks. Returns why it is refused."""
+    try:
+        if otype.before_write:
+            otype.before_write(record, values, is_new)
+        if owner is not None and values.get("owner_id") is None:
+            values["owner_id"] = owner
+        service._fill_not_null(otype, values, is_new=is_new)
+        for check in checks:
+            check(otype, record, values, is_new)
+    except service.ValidationErrors as exc:
+        return _reason(exc)
+    return None
 
 
 def _as_written(record_id: int, values: dict, actor: int | None) -> tuple:
@@ -246,14 +255,9 @@ def update(
     checks = service.checks_for(otype)
     for key, record, values in rows:
         values = dict(values)
-        try:
-            if otype.before_write:
-                otype.before_write(record, values, False)
-            service._fill_not_null(otype, values, is_new=False)
-            for check in checks:
-                check(otype, record, values, False)
-        except service.ValidationErrors as exc:
-            written.errors[key] = _reason(exc)
+        error = _prepare(otype, record, values, False, checks)
+        if error:
+            written.errors[key] = error
             continue
         changes = {n: (getattr(record, n), v) for n, v in values.items() if getattr(record, n) != v}
         if changes:
