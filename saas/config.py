@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -97,6 +98,13 @@ def load(instance_path: Path) -> dict:
         "IMPORT_BATCH_ROWS": int(os.environ.get("IMPORT_BATCH_ROWS", "5000")),
         "IMPORT_PAUSE_MS": int(os.environ.get("IMPORT_PAUSE_MS", "0")),
         "TRACKED_STALE_SECONDS": int(os.environ.get("TRACKED_STALE_SECONDS", "180")),
+        # API calls per minute for one key and for a whole tenant, by plan ("default" for
+        # the others); JSON in the environment to change them, e.g. for a benchmark.
+        "API_RATE_LIMITS": json.loads(
+            os.environ.get("API_RATE_LIMITS")
+            or '{"trial": {"key": 600, "tenant": 1200}, "default": {"key": 3000, "tenant": 6000}}'
+        ),
+        "API_MAX_BODY": int(os.environ.get("API_MAX_BODY", str(5 * 1024 * 1024))),
         # Workflow webhooks to loopback and private addresses (a local receiver in
         # development and tests); never in production, where they could reach internals.
         "WEBHOOK_ALLOW_PRIVATE": _bool(

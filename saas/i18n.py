@@ -43,6 +43,8 @@ def tenant_settings() -> dict:
 
 def _locale() -> str:
     # Jobs and commands have no request (no session, no browser): the tenant decides.
+    if has_request_context() and g.get("locale"):  # an API call: its Accept-Language
+        return g.locale
     chosen = session.get("lang") if has_request_context() else None
     if chosen in LANGUAGES:
         return chosen

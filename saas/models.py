@@ -4,6 +4,7 @@ objects and the object registry are complete."""
 from saas import objects  # noqa: F401, E402  (registers the object types)
 from saas.modules.accounts.models import Invitation, Membership, User  # noqa: F401
 from saas.modules.activities.models import Activity  # noqa: F401
+from saas.modules.api.models import ApiKey  # noqa: F401
 from saas.modules.contracts.models import Contract, Licence  # noqa: F401
 from saas.modules.customers.models import Account, Contact  # noqa: F401
 from saas.modules.customization import validation  # noqa: F401  (registers its check)

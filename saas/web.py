@@ -8,7 +8,9 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from saas.db import session
-from saas.extensions import login_manager
+from saas.extensions import csrf, login_manager
+from saas.modules.api import problems
+from saas.modules.api.blueprint import http_problem
 from saas.modules.accounts.models import ROLE_LABELS, User
 
 CSP = (
@@ -44,14 +46,21 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(404)
     def _not_found(exc):
+        if _is_api():
+            return problems.response(http_problem(exc))
         return render_template("errors/not_found.html"), 404
 
     @app.errorhandler(405)
     def _not_allowed(exc):
+        if _is_api():
+            return problems.response(http_problem(exc))
         return render_template("errors/not_found.html"), 405
 
     @app.errorhandler(500)
     def _server_error(exc):
+        if _is_api():
+            detail = "Something went wrong on our side; nothing was changed. Retry later."
+            return problems.response(problems.Problem("server-error", detail))
         return render_template("errors/server_error.html"), 500
 
     from saas.modules.records.service import ValidationErrors
@@ -70,6 +79,8 @@ def init_app(app: Flask) -> None:
 
     from saas import models  # noqa: F401  (registers the object types for the URL converter)
     from saas.modules.accounts.views import bp as accounts_bp
+    from saas.modules.api import actions, records  # noqa: F401  (the API's endpoints)
+    from saas.modules.api.blueprint import bp as api_bp
     from saas.modules.records.views import ObjectConverter
     from saas.modules.records.views import bp as records_bp
     from saas.modules.workspace.views import bp as workspace_bp
@@ -79,6 +90,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(tenants_bp)
     app.url_map.converters["object"] = ObjectConverter
+    csrf.exempt(api_bp)  # API calls carry a key, never a browser's cookie
+    app.register_blueprint(api_bp)
     app.register_blueprint(
         context.make_blueprint(workspace_bp, team_bp, *module_blueprints(), records_bp)
     )
@@ -117,6 +130,10 @@ def module_blueprints() -> list:
         teams,
         workflows,
     ]
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
 
 
 def _reject_nul_characters():

@@ -188,3 +188,40 @@ def artifacts() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture
+def api_key(app):
+    """``api_key(slug, scopes={"*": "write"}, user=None)``: a token for the tenant ``slug``."""
+    from sqlalchemy import select
+
+    from saas.modules.api import keys
+    from saas.tenants.models import Tenant
+
+    def make(slug: str, scopes: dict | None = None, user: int | None = None, **options) -> str:
+        with app.app_context(), db.scope() as s:
+            tenant = s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one()
+            ref = tenant.ref()
+        with app.app_context(), db.scope(ref):
+            _key, token = keys.create(
+                options.pop("name", "Test key"),
+                scopes or {"*": "write"},
+                created_by=None,
+                user_id=user,
+                **options,
+            )
+        return token
+
+    return make
+
+
+@pytest.fixture
+def api(app):
+    """A client for /api/v1 calls: ``api(token).get("/api/v1/contacts")``."""
+
+    def make(token: str):
+        c = app.test_client()
+        c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return c
+
+    return make

@@ -1,0 +1,61 @@
+"""Rate limits per API key and per tenant, by plan, counted in Redis.
+
+Fixed one-minute windows: one pipelined round trip per call increments both
+counters. The answer carries the standard headers (the IETF draft's ``RateLimit``
+and ``RateLimit-Policy``, and the widely used ``RateLimit-Limit`` / ``-Remaining`` /
+``-Reset``); over the limit the call gets a 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+
+from saas.extensions import redis
+
+WINDOW = 60
+
+
+@dataclass(frozen=True)
+class Verdict:
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window ends
+    allowed: bool
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Policy": f'"default";q={self.limit};w={WINDOW}',
+            "RateLimit": f'"default";r={self.remaining};t={self.reset}',
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+
+
+def limits_for(plan: str) -> dict[str, int]:
+    """Calls per minute for one key and for the whole tenant on ``plan``."""
+    table = current_app.config["API_RATE_LIMITS"]
+    return table.get(plan) or table["default"]
+
+
+def check(tenant_id: str, key_id: int, plan: str) -> Verdict:
+    """Count this call against the key's and the tenant's windows."""
+    now = time.time()
+    window = int(now // WINDOW)
+    reset = max(1, int((window + 1) * WINDOW - now))
+    keys = (f"ratelimit:{tenant_id}:key:{key_id}:{window}", f"ratelimit:{tenant_id}:all:{window}")
+    pipe = redis().pipeline(transaction=False)
+    for key in keys:
+        pipe.incr(key)
+        pipe.expire(key, WINDOW + 5, nx=True)
+    by_key, _, by_tenant, _ = pipe.execute()
+    limits = limits_for(plan)
+    left = [
+        (limits["key"], limits["key"] - by_key),
+        (limits["tenant"], limits["tenant"] - by_tenant),
+    ]
+    limit, remaining = min(left, key=lambda pair: pair[1])
+    return Verdict(limit, max(0, remaining), reset, remaining >= 0)
