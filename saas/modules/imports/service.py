@@ -353,6 +353,20 @@ def problems(imp: Import, limit: int = 20) -> list[ImportProblem]:
     return list(session().execute(stmt).scalars())
 
 
+def streamed_report(import_id: int) -> Iterator[str]:
+    """:func:`error_report` for a response that streams after the request's unit of work
+    has ended: read in a unit of work of its own."""
+    from saas.db import current_tenant, db
+
+    tenant = current_tenant()  # now: the generator runs once the request's scope is gone
+
+    def rows() -> Iterator[str]:
+        with db.scope(tenant):
+            yield from error_report(session().get(Import, import_id))
+
+    return rows()
+
+
 def error_report(imp: Import) -> Iterator[str]:
     """CSV of the rows not imported: the file's own columns plus the reason, so the file
     can be fixed and imported again (the reason column maps to no field)."""

@@ -8,7 +8,6 @@ from flask import (
     Response,
     abort,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -19,10 +18,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from saas.db import db, session
+from saas.db import session
 from saas.modules.imports import mapping, service
 from saas.modules.imports.encodings import ENCODINGS
-from saas.modules.imports.models import Import
 from saas.modules.records.registry import all_types, get
 from saas.tenants.context import can
 
@@ -168,17 +166,11 @@ def errors(import_id: int):
     imp = _import_or_404(import_id)
     name = f"{imp.filename.rsplit('.', 1)[0]}-errors.csv"
     return Response(
-        stream_with_context(_stream(imp)),
+        stream_with_context(service.streamed_report(imp.id)),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"},
     )
 
-
-def _stream(imp):
-    # Streamed after the request's unit of work ends: read in one of its own.
-    tenant, import_id = g.tenant, imp.id
-    with db.scope(tenant):
-        yield from service.error_report(session().get(Import, import_id))
 
 
 def _quote(name: str) -> str:

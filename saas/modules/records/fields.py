@@ -101,6 +101,12 @@ def parse(f: Field, raw, *, tz: str = "UTC"):
     """
     if isinstance(raw, str):
         raw = raw.strip()
+    if "\x00" in (
+        raw if isinstance(raw, str) else "".join(map(str, raw)) if isinstance(raw, list) else ""
+    ):
+        raise FieldError(
+            _l("%(label)s contains an invisible NUL character; remove it.", label=f.label)
+        )
     empty = raw is None or raw == "" or raw == []
     if f.type == "bool":
         return _parse_bool(f, raw)
