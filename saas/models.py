@@ -36,6 +36,11 @@ from saas.modules.sales.models import (  # noqa: F401
     QuoteLine,
 )
 from saas.modules.teams.models import Team, TeamMember  # noqa: F401
+from saas.modules.webhooks.models import (  # noqa: F401
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from saas.modules.workflows.models import WorkflowFiring, WorkflowRule, WorkflowRun  # noqa: F401
 from saas.modules.workspace.models import Event, Setting  # noqa: F401
 from saas.tenants.models import AuditLog, PooledSchema, Tenant  # noqa: F401

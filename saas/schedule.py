@@ -10,6 +10,7 @@ from saas.modules.contracts.jobs import sweep_contract_renewals
 from saas.modules.exports.jobs import sweep_exports
 from saas.modules.notifications.sweeps import sweep_daily_notifications, sweep_due_tasks
 from saas.modules.records.jobs import purge_recycle_bins
+from saas.modules.webhooks.jobs import sweep_webhooks
 from saas.modules.workflows.jobs import sweep_workflow_timers
 from saas.tenants.provisioning import refill_schema_pool
 from saas.tenants.service import purge_deleted_tenants
@@ -34,6 +35,8 @@ PERIODIC = (
     ("task-due-notifications", sweep_due_tasks, 600),
     # Birthdays (from 07:00) and the daily digest (from 08:00), each tenant's own hours.
     ("daily-notifications", sweep_daily_notifications, 3600),
+    # Webhook deliveries due (retries, lost jobs, re-enabled endpoints); 30-day purge.
+    ("webhooks", sweep_webhooks, 60),
 )
 
 

@@ -79,7 +79,13 @@ def init_app(app: Flask) -> None:
 
     from saas import models  # noqa: F401  (registers the object types for the URL converter)
     from saas.modules.accounts.views import bp as accounts_bp
-    from saas.modules.api import actions, records  # noqa: F401  (the API's endpoints)
+    from saas.modules.api import (  # noqa: F401  (API endpoints)
+        actions,
+        bulk,
+        imports,
+        openapi,
+        records,
+    )
     from saas.modules.api.blueprint import bp as api_bp
     from saas.modules.records.views import ObjectConverter
     from saas.modules.records.views import bp as records_bp
@@ -104,6 +110,7 @@ def init_app(app: Flask) -> None:
 def module_blueprints() -> list:
     """The CRM modules' own pages (kanban, conversion, calendar...), before the generic ones."""
     from saas.modules.activities.views import bp as activities
+    from saas.modules.api.views import bp as api_keys
     from saas.modules.contracts.views import bp as contracts
     from saas.modules.customization.layout_views import bp as layouts
     from saas.modules.customization.views import bp as customization
@@ -114,10 +121,12 @@ def module_blueprints() -> list:
     from saas.modules.notifications.views import bp as notifications
     from saas.modules.sales.views import bp as sales
     from saas.modules.teams.views import bp as teams
+    from saas.modules.webhooks.views import bp as webhooks
     from saas.modules.workflows.views import bp as workflows
 
     return [
         activities,
+        api_keys,
         contracts,
         customization,
         deals,
@@ -128,6 +137,7 @@ def module_blueprints() -> list:
         notifications,
         sales,
         teams,
+        webhooks,
         workflows,
     ]
 

@@ -28,6 +28,7 @@ TOKEN_START = "crm_"
 LEVELS = ("read", "write")
 ROTATION_GRACE = timedelta(hours=24)  # a rotated key keeps working this long
 USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often
+MAX_ID = 2**31  # ids are INTEGER: a larger number would be a database error, not "not found"
 
 
 def digest(token: str) -> str:
@@ -97,6 +98,8 @@ def create(
 
 
 def _is_member(user_id: int) -> bool:
+    if not 0 < user_id < MAX_ID:
+        return False
     return (
         session()
         .execute(
@@ -116,15 +119,17 @@ def keys() -> list[ApiKey]:
 
 
 def find(key_id) -> ApiKey | None:
-    if not str(key_id).isdigit():
+    if not str(key_id).isdigit() or not 0 < int(key_id) < MAX_ID:
         return None
     stmt = select(ApiKey).where(ApiKey.tenant_id == _tenant_uuid(), ApiKey.id == int(key_id))
     return session().execute(stmt).scalar_one_or_none()
 
 
 def revoke(key: ApiKey) -> None:
-    if key.revoked_at is None:
-        key.revoked_at = datetime.now(UTC)
+    """Stop the key now, also a rotated one still in its grace period (a leaked token)."""
+    now = datetime.now(UTC)
+    if key.revoked_at is None or key.revoked_at > now:
+        key.revoked_at = now
         session().flush()
 
 
@@ -133,12 +138,15 @@ def rotate(key: ApiKey, *, created_by: int | None) -> tuple[ApiKey, str]:
     working for a day so that integrations can switch without downtime."""
     if key.revoked_at is not None:
         raise ValidationErrors({"key": _l("A revoked key cannot be rotated; create a new one.")})
+    if key.expires_at is not None and not _future(key.expires_at):
+        # Its replacement would otherwise never expire.
+        raise ValidationErrors({"key": _l("An expired key cannot be rotated; create a new one.")})
     new, token = create(
         key.name,
         key.scopes,
         created_by=created_by,
         user_id=key.user_id,
-        expires_at=key.expires_at if _future(key.expires_at) else None,
+        expires_at=key.expires_at,
         replaces=key,
     )
     grace_end = datetime.now(UTC) + ROTATION_GRACE

@@ -31,6 +31,8 @@ from saas.modules.notifications.service import batched, muted, notify, tenant_lo
 from saas.modules.records.registry import get
 
 log = logging.getLogger(__name__)
+# fn(imp, status) when a run ends, in its transaction (webhooks' import.finished).
+finish_listeners: list = []
 
 
 def now() -> datetime:
@@ -137,6 +139,8 @@ def finish(imp: Import, status: str) -> None:
     imp.status, imp.finished_at = status, now()
     tracked.stop("import", imp.id)
     tracked.stop("revert", imp.id)
+    for listener in finish_listeners:
+        listener(imp, status)
     titles = {
         "done": _l("Import of %(file)s finished", file=imp.filename),
         "failed": _l("Import of %(file)s failed", file=imp.filename),

@@ -77,6 +77,12 @@ KINDS: dict[str, Kind] = {
             _l("One of your contracts is due for renewal."),
             _l("%(n)d of your contracts are due for renewal"),
         ),
+        Kind(
+            "webhook_disabled",
+            _l("Webhook endpoint disabled"),
+            _l("A webhook endpoint failed for a day and was switched off (admins)."),
+            _l("%(n)d webhook endpoints were disabled"),
+        ),
     )
 }  # fmt: skip
 
