@@ -51,10 +51,10 @@ def _bad(param: str, detail: str) -> Problem:
     return Problem("bad-request", f"Query parameter {param!r}: {detail}")
 
 
-def _value(f: Field, raw: str, param: str, tz: str):
+def _value(f: Field, raw: str, param: str, tz):
     loose = replace(f, required=False, retired=frozenset(), options=None, max_length=10_000)
     try:
-        value = parse(loose, raw, tz=tz)
+        value = parse(loose, raw, tz=tz())
     except (FieldError, ValueError) as exc:
         raise _bad(param, str(exc)) from None
     if f.type in {"lookup", "user"} and not isinstance(value, int):
@@ -62,7 +62,7 @@ def _value(f: Field, raw: str, param: str, tz: str):
     return value
 
 
-def _condition(otype: ObjectType, f: Field, op: str, raw: str, param: str, tz: str):
+def _condition(otype: ObjectType, f: Field, op: str, raw: str, param: str, tz):
     column = otype.column(f.name)
     if op == "is_null":
         if raw not in {"true", "false"}:
@@ -106,7 +106,8 @@ def _condition(otype: ObjectType, f: Field, op: str, raw: str, param: str, tz: s
     }[op]()
 
 
-def parse_args(otype: ObjectType, args, tz: str) -> ApiQuery:
+def parse_args(otype: ObjectType, args, tz) -> ApiQuery:
+    """``tz()`` gives the tenant's time zone (asked only when a date value needs it)."""
     aq = ApiQuery()
     for param in args:
         if param in RESERVED:
@@ -128,8 +129,8 @@ def parse_args(otype: ObjectType, args, tz: str) -> ApiQuery:
             aq.where.append(clause)
     aq.sort = _sort(otype, args.get("sort") or "id")
     aq.limit = _limit(args.get("limit"))
-    aq.fields = _names(otype, args.get("fields"), "fields") if args.get("fields") else None
-    aq.expand = _names(otype, args.get("expand"), "expand") if args.get("expand") else []
+    aq.fields = names(otype, args.get("fields"), "fields") if args.get("fields") else None
+    aq.expand = names(otype, args.get("expand"), "expand") if args.get("expand") else []
     bad = [n for n in aq.expand if otype.by_name[n].type not in {"lookup", "user"}]
     if bad:
         raise _bad("expand", f"only lookup and user fields can be expanded, not {bad[0]!r}.")
@@ -154,7 +155,7 @@ def _limit(raw: str | None) -> int:
     return int(raw)
 
 
-def _names(otype: ObjectType, raw: str, param: str) -> list[str]:
+def names(otype: ObjectType, raw: str, param: str) -> list[str]:
     names = [n.strip() for n in raw.split(",") if n.strip() and n.strip() != "id"]
     unknown = [n for n in names if otype.field(n) is None]
     if unknown:

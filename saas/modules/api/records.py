@@ -43,7 +43,7 @@ def one(otype: ObjectType, rec, status: int = 200):
 @bp.route("/<object:otype>", methods=["GET"])
 def index(otype: ObjectType):
     require(otype, "read")
-    aq = query.parse_args(otype, request.args, _tz())
+    aq = query.parse_args(otype, request.args, _tz)
     stmt = service.select_records(otype, viewer=g.viewer).where(*aq.where)
     if aq.after is not None:
         stmt = stmt.where(query.after_clause(otype, aq.sort, aq.after))
@@ -106,14 +106,9 @@ def create(otype: ObjectType):
 def read(otype: ObjectType, record_id: int):
     require(otype, "read")
     rec = found(otype, record_id)
-    names = query.parse_args(otype, _only(request.args, "fields"), _tz()).fields
+    wanted = request.args.get("fields")
+    names = query.names(otype, wanted, "fields") if wanted else None
     return jsonify(serialize.record(otype, rec, names))
-
-
-def _only(args, *names):
-    from werkzeug.datastructures import MultiDict
-
-    return MultiDict([(k, v) for k, v in args.items(multi=True) if k in names])
 
 
 @bp.route("/<object:otype>/<int:record_id>", methods=["PATCH"])
