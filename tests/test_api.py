@@ -93,6 +93,8 @@ def test_filters(tenant):
     _problem(c.get("/api/v1/contacts?last_name[near]=x"), 400, "bad-request")
     _problem(c.get("/api/v1/contacts?created_at[gte]=yesterday"), 400, "bad-request")
     _problem(c.get("/api/v1/contacts?account_id=abc"), 400, "bad-request")
+    _problem(c.get("/api/v1/contacts?owner_id=10000000000000000000"), 400, "bad-request")
+    _problem(c.get("/api/v1/contacts?account_id[in]=1,99999999999999999999"), 400, "bad-request")
 
 
 def test_custom_field_filter_and_sort(tenant, app):
@@ -179,11 +181,16 @@ def test_bulk_upsert_reports_each_record(tenant):
 def test_bulk_update_by_id_and_limits(tenant):
     c = tenant["api"]
     ids = _contacts(c, 2)
-    records = [{"id": ids[0], "city": "Rome"}, {"id": 999999, "city": "X"}, {"city": "Y"}]
+    records = [
+        {"id": ids[0], "city": "Rome"},
+        {"id": 999999, "city": "X"},
+        {"city": "Y"},
+        {"id": 10**30, "city": "Z"},
+    ]
     out = c.post(
         "/api/v1/contacts/bulk", json={"mode": "update", "key": "id", "records": records}
     ).get_json()
-    assert [r["status"] for r in out["results"]] == ["updated", "failed", "failed"]
+    assert [r["status"] for r in out["results"]] == ["updated", "failed", "failed", "failed"]
     big = [{"last_name": "x"}] * 1001
     _problem(
         c.post("/api/v1/contacts/bulk", json={"mode": "create", "records": big}), 422, "validation"

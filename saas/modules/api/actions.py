@@ -27,6 +27,25 @@ def convert_lead(record_id: int):
     unknown = {k: "Unknown option." for k in options if k not in allowed}
     if unknown:
         raise invalid(unknown)
+    wrong = {
+        name: "Expected a string."
+        for name in ("deal_name",)
+        if not isinstance(options.get(name), str | None)
+    }
+    wrong.update(
+        {
+            name: 'Expected an id (a whole number) or "new".'
+            for name in ("account_id", "contact_id", "stage_id")
+            if not (options.get(name) in (None, "new") or _an_id(options.get(name)))
+        }
+    )
+    amount = options.get("deal_amount")
+    if isinstance(amount, bool) or not isinstance(amount, int | float | str | None):
+        wrong["deal_amount"] = "Expected a number or a decimal string."
+    if not isinstance(options.get("create_deal", False), bool):
+        wrong["create_deal"] = "Expected true or false."
+    if wrong:
+        raise invalid(wrong)
     if options.get("create_deal"):
         require(get("deal"), "write")
     lead = found(get("lead"), record_id)
@@ -48,6 +67,10 @@ def convert_lead(record_id: int):
     return jsonify(shown)
 
 
+def _an_id(value) -> bool:
+    return type(value) is int and 0 < value < 2**63
+
+
 @bp.route("/deals/<int:record_id>/move", methods=["POST"])
 def move_deal(record_id: int):
     from saas.modules.deals import service as deals
@@ -55,7 +78,7 @@ def move_deal(record_id: int):
     otype = get("deal")
     require(otype, "write")
     options = body()
-    if not isinstance(options.get("stage_id"), int) or isinstance(options["stage_id"], bool):
+    if not _an_id(options.get("stage_id")):
         raise invalid({"stage_id": "Give the id of the stage to move the deal to."})
     reason = options.get("lost_reason")
     if reason is not None and not isinstance(reason, str):
@@ -72,7 +95,7 @@ def assign(otype: ObjectType, record_id: int):
         raise Problem("not-found", f"A {otype.name} has no owner to assign.")
     options = body()
     owner = options.get("owner_id")
-    if not isinstance(owner, int) or isinstance(owner, bool):
+    if not _an_id(owner):
         raise invalid({"owner_id": "Give the id of a user on the team (see /api/v1/users)."})
     rec = found(otype, record_id)
     service.assign(otype, [rec], owner, actor=actor())
@@ -86,7 +109,7 @@ def transfer():
         raise Problem("scope", "Transferring owners needs a key with write access to all objects.")
     options = body()
     src, dst = options.get("from_user"), options.get("to_user")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (src, dst)) or src == dst:
+    if not (_an_id(src) and _an_id(dst)) or src == dst:
         raise invalid(
             {"to_user": "Give from_user and a different to_user, both user ids."},
         )

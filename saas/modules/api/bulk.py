@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from saas.db import session
 from saas.modules.api import serialize
 from saas.modules.api.blueprint import actor, body, bp, invalid, require
-from saas.modules.api.problems import field_errors
+from saas.modules.api.problems import Problem, field_errors
 from saas.modules.records import bulk, service
 from saas.modules.records.fields import FieldError, parse
 from saas.modules.records.registry import ObjectType
@@ -35,6 +35,8 @@ def _keys(otype: ObjectType) -> list[str]:
 def bulk_write(otype: ObjectType):
     require(otype, "write")
     payload = body()
+    if not otype.creatable and payload.get("mode") in {"create", "upsert"}:
+        raise Problem("method-not-allowed", f"A {otype.name} is created with its parent record.")
     mode, key, records = payload.get("mode"), payload.get("key"), payload.get("records")
     extra = set(payload) - {"mode", "key", "records"}
     errors = {name: "Unknown member." for name in extra}
@@ -76,7 +78,7 @@ class Run:
             raw = dict(raw)
             key_value = raw.pop("id", None) if self.key == "id" else raw.get(self.key)
             errors = serialize.check_body(self.otype, raw)
-            if self.key == "id" and not (isinstance(key_value, int) and key_value > 0):
+            if self.key == "id" and not (isinstance(key_value, int) and 0 < key_value < 2**63):
                 errors["id"] = "Give the id of the record to update."
             if errors:
                 self.fail(i, errors)

@@ -35,6 +35,7 @@ TEXTUAL = {"text", "longtext", "email", "phone", "url"}
 LISTS = {"multichoice", "tags"}
 PARAM = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[([a-z_]+)\])?$")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+MAX_ID = 2**63  # ids and lookups beyond bigint are no record's
 
 
 @dataclass
@@ -57,7 +58,7 @@ def _value(f: Field, raw: str, param: str, tz):
         value = parse(loose, raw, tz=tz())
     except (FieldError, ValueError) as exc:
         raise _bad(param, str(exc)) from None
-    if f.type in {"lookup", "user"} and not isinstance(value, int):
+    if f.type in {"lookup", "user"} and not (isinstance(value, int) and value < MAX_ID):
         raise _bad(param, "expected an id (a whole number).")
     return value
 
@@ -73,7 +74,10 @@ def _condition(otype: ObjectType, f: Field, op: str, raw: str, param: str, tz):
         return column.is_(None) if raw == "true" else column.is_not(None)
     if op in {"contains", "starts_with"}:
         if f.type in LISTS and op == "contains":
-            return column.contains([_value(f, raw, param, tz)[0]])
+            items = _value(f, raw, param, tz)
+            if not items:
+                raise _bad(param, "give a value (use [is_null]=true for empty values).")
+            return column.contains(items[:1])
         if f.type not in TEXTUAL:
             raise _bad(param, f"{op} works on text fields only.")
         escaped = raw.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -150,7 +154,7 @@ def _sort(otype: ObjectType, raw: str) -> str:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise _bad("limit", f"use a whole number from 1 to {MAX_LIMIT}.")
     return int(raw)
 
@@ -202,9 +206,11 @@ def _decode(otype: ObjectType, cursor: str, sort: str) -> tuple:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         cursor_sort, value, last_id = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(last_id, int) or cursor_sort != sort:
+        if not isinstance(last_id, int) or not 0 <= last_id < MAX_ID or cursor_sort != sort:
             raise ValueError
         f = otype.field(sort.removeprefix("-"))
+        if value is not None and f is not None and not _cursor_type(f, value):
+            raise ValueError  # a forged cursor: a value the column cannot be compared with
         if value is not None and f is not None:
             value = {
                 "date": date.fromisoformat,
@@ -218,3 +224,11 @@ def _decode(otype: ObjectType, cursor: str, sort: str) -> tuple:
             "cursor", "not a cursor of this list; pass next_cursor as given, with the same sort."
         ) from None
     return value, last_id
+
+
+def _cursor_type(f: Field, value) -> bool:
+    if f.type in {"integer", "lookup", "user"}:
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) < MAX_ID
+    if f.type == "bool":
+        return isinstance(value, bool)
+    return isinstance(value, str)
