@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import re
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -217,15 +218,30 @@ def _install_hooks(scope: Scope) -> None:
                 raise ValueError(f"not a tenant schema name: {name!r}")
             connection.exec_driver_sql(f'SET LOCAL ROLE "{name}"')
 
+    # SQLAlchemy reports a savepoint's release as a commit and its rollback as a rollback:
+    # callbacks wait for the real commit, and a savepoint rolled back drops only the
+    # callbacks registered inside it (a refused import row, not the rows before it).
+    marks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # savepoint -> mark
+
+    @event.listens_for(scope.session, "after_transaction_create")
+    def _mark(_session, transaction):
+        if transaction.nested:
+            marks[transaction] = len(scope.callbacks)
+
     @event.listens_for(scope.session, "after_commit")
     def _run_callbacks(_session):
+        if _session.in_nested_transaction():
+            return
         callbacks, scope.callbacks = scope.callbacks, []
         for callback in callbacks:
             callback()
 
-    @event.listens_for(scope.session, "after_rollback")
-    def _drop_callbacks(_session):
-        scope.callbacks.clear()
+    @event.listens_for(scope.session, "after_soft_rollback")
+    def _drop_callbacks(_session, previous):
+        if previous.nested:
+            del scope.callbacks[marks.get(previous, len(scope.callbacks)) :]
+        elif previous.parent is None:
+            scope.callbacks.clear()
 
 
 def session() -> Session:

@@ -156,6 +156,8 @@ def _reject_nul_characters():
             "The address or a form field contains an invisible NUL character. "
             "Remove it (retype the text) and try again."
         )
+        if _is_api():
+            return problems.response(problems.Problem("bad-request", reason))
         return render_template("errors/bad_request.html", reason=reason), 400
     return None
 

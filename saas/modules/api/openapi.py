@@ -212,8 +212,16 @@ def _schemas() -> dict:
                 "mode": {"enum": ["insert", "update", "upsert"]},
                 "key": {"type": ["string", "null"]},
                 "status": {
-                    "enum": ["uploaded", "queued", "running", "done", "failed", "cancelled",
-                             "reverting", "reverted"],  # fmt: skip
+                    "enum": [
+                        "uploaded",
+                        "queued",
+                        "running",
+                        "done",
+                        "failed",
+                        "cancelled",
+                        "reverting",
+                        "reverted",
+                    ],  # fmt: skip
                 },
                 "done": integer,
                 "total": {"type": ["integer", "null"]},
@@ -262,12 +270,18 @@ def _actions(readable: list, writable: set, scopes: dict, schemas: dict) -> dict
         out["/leads/{id}/convert"] = {
             "parameters": [record_id],
             "post": operation(
-                "post", "convertLead", _("Convert a lead to an account, a contact and a deal"),
-                ["Actions"], ok(_("What the lead became."), result),
-                body=json_body({"type": "object", "properties": options,
-                                "additionalProperties": False}),
-                description=_("account_id / contact_id attach it to existing records; "
-                              "create_deal needs write access to deals."),
+                "post",
+                "convertLead",
+                _("Convert a lead to an account, a contact and a deal"),
+                ["Actions"],
+                ok(_("What the lead became."), result),
+                body=json_body(
+                    {"type": "object", "properties": options, "additionalProperties": False}
+                ),
+                description=_(
+                    "account_id / contact_id attach it to existing records; "
+                    "create_deal needs write access to deals."
+                ),
             ),  # fmt: skip
         }
     if "deal" in writable:
@@ -279,8 +293,12 @@ def _actions(readable: list, writable: set, scopes: dict, schemas: dict) -> dict
         out["/deals/{id}/move"] = {
             "parameters": [record_id],
             "post": operation(
-                "post", "moveDeal", _("Move a deal to another stage"), ["Actions"],
-                ok(_("The deal."), ref("Deal")), body=json_body(move),
+                "post",
+                "moveDeal",
+                _("Move a deal to another stage"),
+                ["Actions"],
+                ok(_("The deal."), ref("Deal")),
+                body=json_body(move),
             ),  # fmt: skip
         }
     if scopes.get("*") == "write":
@@ -290,8 +308,11 @@ def _actions(readable: list, writable: set, scopes: dict, schemas: dict) -> dict
             "moved": {"type": "object", "additionalProperties": {"type": "integer"}}}}  # fmt: skip
         out["/transfer"] = {
             "post": operation(
-                "post", "transferOwner", _("Give everything one user owns to another"),
-                ["Actions"], ok(_("How many records of each object moved."), moved),
+                "post",
+                "transferOwner",
+                _("Give everything one user owns to another"),
+                ["Actions"],
+                ok(_("How many records of each object moved."), moved),
                 body=json_body(users),
                 description=_("Needs a key with write access to all objects."),
             ),  # fmt: skip
@@ -308,8 +329,12 @@ def _actions(readable: list, writable: set, scopes: dict, schemas: dict) -> dict
         found = list_of({"anyOf": [ref(parts.schema_name(t)) for t in searchable]})
         out["/search"] = {
             "get": operation(
-                "get", "search", _("Records matching words, across objects (10 per object)"),
-                ["Search"], ok(_("The matching records."), found), parameters=params,
+                "get",
+                "search",
+                _("Records matching words, across objects (10 per object)"),
+                ["Search"],
+                ok(_("The matching records."), found),
+                parameters=params,
             ),  # fmt: skip
         }
     return out
@@ -321,20 +346,29 @@ def _metadata(readable: list) -> dict:
     return {
         "/fields": {
             "get": operation(
-                "get", "listFieldDefinitions", _("Every object you may read, with its fields"),
-                ["Metadata"], ok(_("The objects."), list_of(ref("ObjectDefinition"))),
+                "get",
+                "listFieldDefinitions",
+                _("Every object you may read, with its fields"),
+                ["Metadata"],
+                ok(_("The objects."), list_of(ref("ObjectDefinition"))),
             ),  # fmt: skip
         },
         "/users": {
             "get": operation(
-                "get", "listUsers", _("The company's users (the ids owner fields take)"),
-                ["Metadata"], ok(_("The users."), users),
+                "get",
+                "listUsers",
+                _("The company's users (the ids owner fields take)"),
+                ["Metadata"],
+                ok(_("The users."), users),
             ),  # fmt: skip
         },
         "/openapi.json": {
             "get": operation(
-                "get", "getOpenApiDocument", _("This document, as the key asking may use the API"),
-                ["Metadata"], ok(_("The OpenAPI 3.1 document."), {"type": "object"}),
+                "get",
+                "getOpenApiDocument",
+                _("This document, as the key asking may use the API"),
+                ["Metadata"],
+                ok(_("The OpenAPI 3.1 document."), {"type": "object"}),
             ),  # fmt: skip
         },
     }
@@ -370,21 +404,31 @@ def _imports(readable: list, writable: set) -> dict:
                       {"Location": ref("Location", "headers")})  # fmt: skip
         out["/imports"] = {
             "post": operation(
-                "post", "startImport", _("Import records from a file"), ["Imports"], accepted,
+                "post",
+                "startImport",
+                _("Import records from a file"),
+                ["Imports"],
+                accepted,
                 body={"required": True, "content": {"multipart/form-data": {"schema": form}}},
                 description=_("The file is imported by a worker; bad rows never stop it."),
             ),  # fmt: skip
         }
     out["/imports/{id}"] = {
         "parameters": [import_id],
-        "get": operation("get", "getImport", _("An import's progress"), ["Imports"],
-                         ok(_("The import."), ref("Import"))),  # fmt: skip
+        "get": operation(
+            "get",
+            "getImport",
+            _("An import's progress"),
+            ["Imports"],
+            ok(_("The import."), ref("Import")),
+        ),  # fmt: skip
     }
     report = {"200": {"description": _("The rejected rows: the file's columns and the reason."),
                       "content": {"text/csv": {"schema": {"type": "string"}}}}}  # fmt: skip
     out["/imports/{id}/errors"] = {
         "parameters": [import_id],
-        "get": operation("get", "getImportErrors", _("The rejected rows of an import"),
-                         ["Imports"], report),  # fmt: skip
+        "get": operation(
+            "get", "getImportErrors", _("The rejected rows of an import"), ["Imports"], report
+        ),  # fmt: skip
     }
     return out

@@ -19,7 +19,10 @@ ERRORS = {
     "409": ("Conflict", "A request with this Idempotency-Key is still being processed."),
     "413": ("TooLarge", "The body is too large."),
     "415": ("UnsupportedMediaType", "The body is not of the media type the operation takes."),
-    "422": ("Unprocessable", "Values are not valid (see errors), or an Idempotency-Key was reused."),
+    "422": (
+        "Unprocessable",
+        "Values are not valid (see errors), or an Idempotency-Key was reused.",
+    ),
     "429": ("TooManyRequests", "Over the rate limit of the key or the company; see Retry-After."),
 }
 RATE_HEADERS = ("RateLimit", "RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining",
@@ -81,7 +84,9 @@ def operation(method: str, op_id: str, summary: str, tags: list, responses: dict
         op["parameters"] = params
     if extra.get("body"):
         op["requestBody"] = extra["body"]
-    op["responses"] = responses | {code: ref(name, "responses") for code, (name, _t) in ERRORS.items()}
+    op["responses"] = responses | {
+        code: ref(name, "responses") for code, (name, _t) in ERRORS.items()
+    }
     return op
 
 
@@ -137,8 +142,12 @@ def common_parameters() -> dict:
             "name": "limit",
             "in": "query",
             "description": _("Records per page."),
-            "schema": {"type": "integer", "minimum": 1, "maximum": query.MAX_LIMIT,
-                       "default": query.DEFAULT_LIMIT},  # fmt: skip
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": query.MAX_LIMIT,
+                "default": query.DEFAULT_LIMIT,
+            },  # fmt: skip
         },
         "Cursor": {
             "name": "cursor",
@@ -242,7 +251,11 @@ def schemas(otype: ObjectType, *, write: bool) -> dict:
                 "type": "array",
                 "minItems": 1,
                 "maxItems": 1000,
-                "items": {"type": "object", "properties": bulk_record, "additionalProperties": False},
+                "items": {
+                    "type": "object",
+                    "properties": bulk_record,
+                    "additionalProperties": False,
+                },
             },
         },
         "required": ["mode", "records"],
@@ -326,19 +339,36 @@ def paths(otype: ObjectType, *, write: bool) -> dict:
         *filter_parameters(otype),
     ]
     collection = {
-        "get": operation("get", f"list{plural}", _("List %(p)s", p=str(otype.plural)), tags,
-                         ok(_("A page of records."), ref(f"{name}List")),
-                         parameters=list_params, description=_(FILTER_HELP)),  # fmt: skip
+        "get": operation(
+            "get",
+            f"list{plural}",
+            _("List %(p)s", p=str(otype.plural)),
+            tags,
+            ok(_("A page of records."), ref(f"{name}List")),
+            parameters=list_params,
+            description=_(FILTER_HELP),
+        ),  # fmt: skip
     }
     item = {
         "parameters": [record_id],
-        "get": operation("get", f"get{name}", _("Read a record"), tags,
-                         ok(_("The record."), ref(name)), parameters=[fields_param]),  # fmt: skip
+        "get": operation(
+            "get",
+            f"get{name}",
+            _("Read a record"),
+            tags,
+            ok(_("The record."), ref(name)),
+            parameters=[fields_param],
+        ),  # fmt: skip
     }
     out = {f"/{slug}": collection, f"/{slug}/{{id}}": item}
     out[f"/{slug}/fields"] = {
-        "get": operation("get", f"get{name}Fields", _("The object's field definitions"), tags,
-                         ok(_("The object and its fields."), ref("ObjectDefinition"))),  # fmt: skip
+        "get": operation(
+            "get",
+            f"get{name}Fields",
+            _("The object's field definitions"),
+            tags,
+            ok(_("The object and its fields."), ref("ObjectDefinition")),
+        ),  # fmt: skip
     }
     if not write:
         return out
@@ -356,20 +386,34 @@ def paths(otype: ObjectType, *, write: bool) -> dict:
                                ok(_("Deleted."), None, "204"))  # fmt: skip
     out[f"/{slug}/{{id}}/restore"] = {
         "parameters": [record_id],
-        "post": operation("post", f"restore{name}", _("Restore from the recycle bin"), tags,
-                          ok(_("The restored record."), ref(name))),  # fmt: skip
+        "post": operation(
+            "post",
+            f"restore{name}",
+            _("Restore from the recycle bin"),
+            tags,
+            ok(_("The restored record."), ref(name)),
+        ),  # fmt: skip
     }
     if "owner_id" in otype.by_name:
         owner = {"type": "object", "properties": {"owner_id": {"type": "integer", "minimum": 1,
                  "maximum": MAX_ID}}, "required": ["owner_id"]}  # fmt: skip
         out[f"/{slug}/{{id}}/assign"] = {
             "parameters": [record_id],
-            "post": operation("post", f"assign{name}", _("Give the record another owner"), tags,
-                              ok(_("The record."), ref(name)), body=json_body(owner)),  # fmt: skip
+            "post": operation(
+                "post",
+                f"assign{name}",
+                _("Give the record another owner"),
+                tags,
+                ok(_("The record."), ref(name)),
+                body=json_body(owner),
+            ),  # fmt: skip
         }
     out[f"/{slug}/bulk"] = {
         "post": operation(
-            "post", f"bulk{plural}", _("Create, update or upsert up to 1,000 records"), tags,
+            "post",
+            f"bulk{plural}",
+            _("Create, update or upsert up to 1,000 records"),
+            tags,
             ok(_("A result per record, in order."), ref("BulkResult")),
             body=json_body(ref(f"{name}Bulk")),
             description=_("A refused record does not stop the others; each gets its errors."),

@@ -65,7 +65,7 @@ def schema(f: Field) -> dict:
             s["format"] = "uri"
         if f.choices:
             s["enum"] = [c[0] for c in f.offered]
-    if f.type != "bool" and f.type not in {"multichoice", "tags"}:
+    if f.type != "bool":  # a list column added after its records were made holds null
         s["type"] = [s["type"], "null"]
         if "enum" in s:
             s["enum"] = [*s["enum"], None]

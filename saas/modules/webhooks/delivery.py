@@ -21,6 +21,7 @@ import time as clock
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 from urllib.request import Request
 
@@ -156,7 +157,7 @@ def post(c: Claimed) -> Outcome:
         error = f"HTTP {exc.code}" + (f": {answer}" if answer else "")
         if 300 <= exc.code < 400:
             error += " (redirects are not followed: use the final address)"
-    except (URLError, OSError, ValueError) as exc:
+    except (URLError, OSError, ValueError, HTTPException) as exc:
         error = str(getattr(exc, "reason", exc)) or type(exc).__name__
     ms = int((clock.monotonic() - began) * 1000)
     if status is not None and not 200 <= status < 300 and error is None:

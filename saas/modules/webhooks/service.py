@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from saas.db import current_tenant, session
 from saas.jobs import enqueue
 from saas.modules.records.registry import all_types
-from saas.modules.webhooks import events
+from saas.modules.webhooks import events, outbox
 from saas.modules.webhooks.delivery import now
 from saas.modules.webhooks.jobs import deliver
 from saas.modules.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -39,7 +39,7 @@ class SubscriptionErrors(ValueError):
 
 
 def forget() -> None:
-    events.forget()
+    outbox.forget()
 
 
 def new_secret() -> str:

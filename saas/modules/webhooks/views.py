@@ -25,7 +25,7 @@ def _delivery_or_404(subscription_id: int, delivery_id: int):
     return service.get_delivery(subscription_id, delivery_id) or abort(404)
 
 
-@bp.route("/")
+@bp.route("", strict_slashes=False)  # /settings/webhooks, as the nav links it
 @role_required("admin")
 def index():
     subs = service.subscriptions()
