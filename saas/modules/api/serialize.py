@@ -8,32 +8,20 @@ ISO 8601 with an offset, lookups and users ids.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
-
 from saas.modules.records.fields import Field
 from saas.modules.records.registry import ObjectType
+from saas.modules.webhooks.payload import jsonable  # one JSON form of a value everywhere
 
 READ_ONLY = {"id", "created_at", "updated_at", "deleted_at", "created_by"}
 DECIMAL = {"number", "currency", "percent"}
 TEXT = {"text", "longtext", "email", "phone", "url", "choice"}
 
 
-def value(v):
-    if isinstance(v, Decimal):
-        return str(v)
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if isinstance(v, date):
-        return v.isoformat()
-    return v
-
-
 def record(otype: ObjectType, rec, names: list[str] | None = None) -> dict:
     """``{"id", "object", <field>: value, ...}`` for the fields ``names`` (all by default)."""
     out = {"id": rec.id, "object": otype.name}
     for f in otype.fields if names is None else [otype.by_name[n] for n in names]:
-        out[f.name] = value(getattr(rec, f.name))
+        out[f.name] = jsonable(getattr(rec, f.name))
     return out
 
 
