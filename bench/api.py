@@ -32,10 +32,7 @@ GETs back to back for ``--seconds`` after a 3 s warm-up; latencies are taken at 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
-import pstats
 import statistics
 import sys
 from pathlib import Path
@@ -45,10 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import harness  # noqa: E402
 import psycopg  # noqa: E402
-from harness import web  # noqa: E402
+from harness import callprofile, web  # noqa: E402
 from pages import load, make_tenant  # noqa: E402
 from psycopg import sql  # noqa: E402
-from sqlalchemy import event, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from saas.db import db  # noqa: E402
 from saas.modules.api import keys  # noqa: E402
@@ -174,14 +171,13 @@ def bulk_body(call: int, known: list[str]) -> bytes:
     return json.dumps({"mode": "upsert", "key": "email", "records": records}).encode()
 
 
-def bulk(base: str, token: str, known: list[str], calls: int) -> list[float]:
-    port = int(base.rsplit(":", 1)[1])
+def bulk(server: web.Server, token: str, known: list[str], calls: int) -> list[float]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     times = []
     for call in range(calls + 1):  # call 0 warms up
         body = bulk_body(call, known)
         start = perf_counter()
-        status, raw = web.call(port, "POST", "/api/v1/contacts/bulk", headers, body)
+        status, raw = web.call(server.port, "POST", "/api/v1/contacts/bulk", headers, body)
         took = (perf_counter() - start) * 1000
         if status != 200:
             raise SystemExit(f"FAILED: bulk call answered {status}: {raw[:500]!r}")
@@ -196,74 +192,6 @@ def bulk(base: str, token: str, known: list[str], calls: int) -> list[float]:
     return times
 
 
-class SqlCounter:
-    """Statements (with their time), transactions and connection checkouts, while ``on``.
-    Each checkout pings the server first (pool_pre_ping); each transaction costs a BEGIN
-    and a COMMIT or ROLLBACK round trip besides its statements."""
-
-    def __init__(self, engine):
-        self.on, self.statements, self.counts = False, [], {"checkout": 0, "begin": 0}
-        event.listen(engine, "before_cursor_execute", self.before)
-        event.listen(engine, "after_cursor_execute", self.after)
-        event.listen(engine, "begin", lambda _c: self.count("begin"))
-        event.listen(engine.pool, "checkout", lambda *_a: self.count("checkout"))
-
-    def count(self, name: str) -> None:
-        if self.on:
-            self.counts[name] += 1
-
-    def before(self, _conn, _cur, _statement, _params, context, _many):
-        context.bench_start = perf_counter()
-
-    def after(self, _conn, _cur, statement, _params, context, _many):
-        if self.on:
-            took = (perf_counter() - context.bench_start) * 1000
-            self.statements.append((" ".join(statement.split())[:100], took))
-
-
-def profile(app, token: str, paths: dict[str, list[str]], n: int = 300) -> None:
-    """In process (Flask test client, same data): time per call, what one call sends to
-    PostgreSQL, and the functions it spends its time in (cProfile)."""
-    client = app.test_client()
-    auth = {"Authorization": f"Bearer {token}"}
-    counter = SqlCounter(db.engine)
-    for kind, urls in paths.items():
-        urls = (urls * (1 + (2 * n + 50) // len(urls)))[: 2 * n + 50]
-        for url in urls[:50]:
-            if (status := client.get(url, headers=auth).status_code) != 200:
-                raise SystemExit(f"FAILED: {url} answered {status}")
-        start = perf_counter()
-        for url in urls[50 : 50 + n]:
-            client.get(url, headers=auth)
-        per_call = (perf_counter() - start) * 1000 / n
-        counter.statements, counter.counts = [], dict.fromkeys(counter.counts, 0)
-        counter.on = True
-        client.get(urls[-1], headers=auth)
-        counter.on = False
-        print(f"\n-- {kind}: {per_call:.2f} ms per call in process ({n} calls, test client)")
-        print(
-            f"   one call: {counter.counts['checkout']} connection checkouts (pre-ping each),"
-            f" {counter.counts['begin']} transactions, {len(counter.statements)} statements:"
-        )
-        for statement, took in counter.statements:
-            print(f"   {took:6.2f} ms  {statement}")
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for url in urls[50 + n :]:
-            client.get(url, headers=auth)
-        profiler.disable()
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-        stats.print_stats(
-            r"saas/|psycopg/connection.py:\d+\(wait\)|redis/client.py:\d+\(execute\)", 25
-        )
-        print(
-            "\n".join(
-                line for line in out.getvalue().splitlines() if "/" in line or "ncalls" in line
-            )
-        )
-
-
 def report(label: str, load: web.Load) -> dict:
     bad = {code: n for code, n in load.statuses.items() if code != 200}
     if bad or not load.latencies:
@@ -273,13 +201,45 @@ def report(label: str, load: web.Load) -> dict:
         "p50": harness.percentile(load.latencies, 50),
         "p95": harness.percentile(load.latencies, 95),
         "p99": harness.percentile(load.latencies, 99),
+        "cpu": load.machine_busy,
+        "worker_cpu_ms": load.worker_cpu_ms,
     }
+    cpu = "" if load.machine_busy is None else f"  CPUs {load.machine_busy:4.0%} busy"
+    if load.worker_cpu_ms is not None:
+        cpu += f", workers {load.worker_cpu_ms:.2f} ms CPU/call"
     print(
-        f"  {label:<26} {out['rps']:8.1f} req/s  p50 {out['p50']:6.1f}  p95 {out['p95']:6.1f}"
-        f"  p99 {out['p99']:6.1f} ms  ({len(load.latencies)} calls, {load.clients} clients)",
+        f"  {label:<28} {out['rps']:7.1f} req/s  p50 {out['p50']:5.1f}  p95 {out['p95']:5.1f}"
+        f"  p99 {out['p99']:5.1f} ms  ({len(load.latencies)} calls, {load.clients} clients){cpu}",
         flush=True,
     )
     return out
+
+
+def setup(svc, app, contacts: int) -> tuple[str, str, int]:
+    """The tenant, its contacts and custom field, and an API key: (schema, token, owner)."""
+    with app.app_context():
+        slug, schema, owners = make_tenant()
+        add_territory(slug)
+    s = sql.Identifier(schema)
+    with psycopg.connect(svc.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL(FILL).format(s=s, n=sql.Literal(TERRITORIES)))
+    print(f"loading {contacts:,} contacts into {schema}", flush=True)
+    sizes = {"contacts": contacts, "accounts": 10_000, "deals": 20}
+    load(svc.database_url, schema, sizes, owners)
+    with psycopg.connect(svc.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL(UNFILL).format(s=s))
+        share = conn.execute(
+            sql.SQL(
+                "SELECT count(*) FILTER (WHERE {f} = 'T042') / count(*)::float"
+                " FROM {s}.contacts WHERE deleted_at IS NULL"
+            ).format(f=sql.Identifier(FIELD), s=s)
+        ).fetchone()[0]
+    with app.app_context():
+        checked = verify_search(svc.database_url, slug, schema)
+        token = make_key(slug, owners[0])
+    print(f"verified: search of {checked} sampled contacts equals lexemes()", flush=True)
+    print(f"  {FIELD} = 'T042' on {share:.2%} of live contacts", flush=True)
+    return schema, token, owners[0]
 
 
 def main() -> None:
@@ -290,64 +250,42 @@ def main() -> None:
     cli.add_argument("--clients", type=harness.positive_int, help="default: 2 x workers")
     cli.add_argument("--single-seconds", type=float, default=5.0, help="one-client runs; 0: skip")
     cli.add_argument("--bulk-calls", type=harness.positive_int, default=5)
-    cli.add_argument("--profile", action="store_true", help="also profile the calls in process")
+    cli.add_argument("--profile", action="store_true", help="then profile the calls in process")
     args = cli.parse_args()
     clients = args.clients or 2 * args.workers
     contacts = max(1000, int(1_000_000 * args.scale))
     started = perf_counter()
     print(f"started {strftime('%Y-%m-%d %H:%M:%S')}", flush=True)
+    figures: dict[str, dict] = {}
+
+    def measure(name: str, label: str, server, paths: list[str], headers=None) -> None:
+        figures[name] = report(
+            label, web.hammer(server, paths, seconds=args.seconds, clients=clients, headers=headers)
+        )
+        if args.single_seconds:
+            figures[f"{name}_c1"] = report(
+                "  one client",
+                web.hammer(server, paths, seconds=args.single_seconds, clients=1, headers=headers),
+            )
+
     with harness.services("api") as svc:
         limits = json.dumps({"trial": NO_LIMITS, "default": NO_LIMITS})
         app = harness.create_app(svc, API_RATE_LIMITS=json.loads(limits))
-        with app.app_context():
-            slug, schema, owners = make_tenant()
-            add_territory(slug)
-        s = sql.Identifier(schema)
-        with psycopg.connect(svc.database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL(FILL).format(s=s, n=sql.Literal(TERRITORIES)))
-        print(f"loading {contacts:,} contacts into {schema}", flush=True)
-        load(
-            svc.database_url,
-            schema,
-            {"contacts": contacts, "accounts": 10_000, "deals": 20},
-            owners,
-        )
-        with psycopg.connect(svc.database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL(UNFILL).format(s=s))
-        with app.app_context():
-            checked = verify_search(svc.database_url, slug, schema)
-            token = make_key(slug, owners[0])
-        print(f"verified: search of {checked} sampled contacts equals lexemes()", flush=True)
+        schema, token, _owner = setup(svc, app, contacts)
         ids, known = sample(svc.database_url, schema)
-        with psycopg.connect(svc.database_url) as conn:
-            share = conn.execute(
-                sql.SQL(
-                    "SELECT count(*) FILTER (WHERE {f} = 'T042') / count(*)::float"
-                    " FROM {s}.contacts WHERE deleted_at IS NULL"
-                ).format(f=sql.Identifier(FIELD), s=s)
-            ).fetchone()[0]
-        print(f"  {FIELD} = 'T042' on {share:.2%} of live contacts", flush=True)
-
         auth = {"Authorization": f"Bearer {token}"}
         get_paths = [f"/api/v1/contacts/{i}" for i in ids]
-        bare_paths = [f"/contacts/{i}" for i in ids]
         list_paths = [f"/api/v1/contacts?{FIELD}=T{t:03d}&limit=50" for t in range(TERRITORIES)]
-        figures: dict[str, dict] = {}
+
         bare_env = {"BARE_DATABASE_URL": svc.database_url, "BARE_SCHEMA": schema}
         extra = ["--pythonpath", str(Path(__file__).parent / "harness")]
+        bare_paths = [f"/contacts/{i}" for i in ids]
         with web.serve(
             "bare_app:app", bare_env, args.workers, svc.workdir, bare_paths[0], extra
-        ) as base:
+        ) as server:
             print(f"\nbaseline: bare Flask + psycopg, {args.workers} gunicorn workers", flush=True)
-            figures["baseline"] = report(
-                "GET /contacts/<id>",
-                web.hammer(base, bare_paths, seconds=args.seconds, clients=clients),
-            )  # fmt: skip
-            if args.single_seconds:
-                figures["baseline_c1"] = report(
-                    "  one client",
-                    web.hammer(base, bare_paths, seconds=args.single_seconds, clients=1),
-                )  # fmt: skip
+            measure("baseline", "GET /contacts/<id>", server, bare_paths)
+
         api_env = {
             "SAAS_ENV": "production",
             "SECRET_KEY": "bench-secret-not-secret",
@@ -358,43 +296,35 @@ def main() -> None:
             "EXPORT_DIR": str(svc.workdir / "exports"),
             "API_RATE_LIMITS": limits,
         }
-        with web.serve("saas.wsgi:app", api_env, args.workers, svc.workdir, "/healthz") as base:
+        with web.serve("saas.wsgi:app", api_env, args.workers, svc.workdir, "/healthz") as server:
             print(f"\nAPI: saas.wsgi:app, {args.workers} gunicorn workers", flush=True)
-            figures["get"] = report(
-                "GET /api/v1/contacts/<id>",
-                web.hammer(base, get_paths, seconds=args.seconds, clients=clients, headers=auth),
-            )
-            figures["list"] = report(
-                f"GET ?{FIELD}=…&limit=50",
-                web.hammer(base, list_paths, seconds=args.seconds, clients=clients, headers=auth),
-            )
-            if args.single_seconds:
-                for kind, paths in (("get", get_paths), ("list", list_paths)):
-                    figures[f"{kind}_c1"] = report(
-                        "  one client",
-                        web.hammer(base, paths, seconds=args.single_seconds, clients=1,
-                                   headers=auth),
-                    )  # fmt: skip
-            bulk_ms = bulk(base, token, known, args.bulk_calls)
+            measure("get", "GET /api/v1/contacts/<id>", server, get_paths, auth)
+            measure("list", f"GET …?{FIELD}=T0nn&limit=50", server, list_paths, auth)
+            bulk_ms = bulk(server, token, known, args.bulk_calls)
         if args.profile:
-            profile(app, token, {"get": get_paths, "list": list_paths})
+            callprofile.run(app, svc.database_url, token, {"get": get_paths, "list": list_paths})
 
-    ratio = figures["get"]["rps"] / figures["baseline"]["rps"]
+    get_, base, list_ = figures["get"], figures["baseline"], figures["list"]
+    ratio = get_["rps"] / base["rps"]
     result = {
-        "get_rps": round(figures["get"]["rps"], 1),
-        "baseline_rps": round(figures["baseline"]["rps"], 1),
+        "get_rps": round(get_["rps"], 1),
+        "baseline_rps": round(base["rps"], 1),
         "ratio": round(ratio, 3),
-        "get_p95_ms": round(figures["get"]["p95"], 2),
-        "list_p95_ms": round(figures["list"]["p95"], 2),
+        "get_p95_ms": round(get_["p95"], 2),
+        "list_p95_ms": round(list_["p95"], 2),
         "bulk_1000_ms": round(statistics.median(bulk_ms), 1),
         "bulk_1000_max_ms": round(max(bulk_ms), 1),
-        "get_p50_ms": round(figures["get"]["p50"], 2),
-        "baseline_p50_ms": round(figures["baseline"]["p50"], 2),
-        "baseline_p95_ms": round(figures["baseline"]["p95"], 2),
-        "list_p50_ms": round(figures["list"]["p50"], 2),
-        "list_rps": round(figures["list"]["rps"], 1),
+        "get_p50_ms": round(get_["p50"], 2),
+        "baseline_p50_ms": round(base["p50"], 2),
+        "baseline_p95_ms": round(base["p95"], 2),
+        "list_p50_ms": round(list_["p50"], 2),
+        "list_rps": round(list_["rps"], 1),
     }
     for kind in ("get", "list", "baseline"):
+        if figures[kind]["worker_cpu_ms"] is not None:
+            result[f"{kind}_worker_cpu_ms"] = round(figures[kind]["worker_cpu_ms"], 2)
+        if figures[kind]["cpu"] is not None:
+            result[f"{kind}_machine_cpu_busy"] = round(figures[kind]["cpu"], 2)
         if f"{kind}_c1" in figures:
             result[f"{kind}_c1_p50_ms"] = round(figures[f"{kind}_c1"]["p50"], 2)
             result[f"{kind}_c1_p95_ms"] = round(figures[f"{kind}_c1"]["p95"], 2)
@@ -408,9 +338,8 @@ def main() -> None:
     print()
     harness.check("ratio", ratio, "", ">= 0.5", ratio >= TARGETS["ratio"])
     for name in ("get_p95_ms", "list_p95_ms", "bulk_1000_ms"):
-        harness.check(
-            name, result[name], "ms", f"< {TARGETS[name]:g}", result[name] < TARGETS[name]
-        )
+        value, target = result[name], TARGETS[name]
+        harness.check(name, value, "ms", f"< {target:g}", value < target)
     harness.emit(result)
 
 

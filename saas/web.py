@@ -87,6 +87,7 @@ def init_app(app: Flask) -> None:
         records,
     )
     from saas.modules.api.blueprint import bp as api_bp
+    from saas.modules.api.docs import problems_bp
     from saas.modules.records.views import ObjectConverter
     from saas.modules.records.views import bp as records_bp
     from saas.modules.workspace.views import bp as workspace_bp
@@ -98,6 +99,7 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["object"] = ObjectConverter
     csrf.exempt(api_bp)  # API calls carry a key, never a browser's cookie
     app.register_blueprint(api_bp)
+    app.register_blueprint(problems_bp)  # public: the `type` of every API error points here
     app.register_blueprint(
         context.make_blueprint(workspace_bp, team_bp, *module_blueprints(), records_bp)
     )
@@ -110,6 +112,7 @@ def init_app(app: Flask) -> None:
 def module_blueprints() -> list:
     """The CRM modules' own pages (kanban, conversion, calendar...), before the generic ones."""
     from saas.modules.activities.views import bp as activities
+    from saas.modules.api.docs import bp as api_docs
     from saas.modules.api.views import bp as api_keys
     from saas.modules.contracts.views import bp as contracts
     from saas.modules.customization.layout_views import bp as layouts
@@ -126,6 +129,7 @@ def module_blueprints() -> list:
 
     return [
         activities,
+        api_docs,
         api_keys,
         contracts,
         customization,

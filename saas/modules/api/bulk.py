@@ -42,7 +42,7 @@ def bulk_write(otype: ObjectType):
     errors = {name: "Unknown member." for name in extra}
     if mode not in MODES:
         errors["mode"] = "Use create, update or upsert."
-    if mode in {"update", "upsert"} and key not in _keys(otype):
+    if mode in ("update", "upsert") and key not in _keys(otype):  # mode may be any JSON
         errors["key"] = f"Use one of {', '.join(_keys(otype))} to find existing records."
     if not isinstance(records, list) or not 1 <= len(records) <= MAX_RECORDS:
         errors["records"] = f"Give a list of 1 to {MAX_RECORDS} records."

@@ -5,6 +5,7 @@ parameters, headers and error responses."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from saas.modules.api import query, serialize
 from saas.modules.api.problems import MEDIA_TYPE
@@ -12,22 +13,31 @@ from saas.modules.records.registry import ObjectType
 
 MAX_ID = 2**31 - 1
 ERRORS = {
-    "400": ("BadRequest", "The request is malformed: a parameter, the JSON or a header."),
-    "401": ("Unauthorized", "The API key is missing, unknown, revoked or expired."),
-    "403": ("Forbidden", "The key lacks the scope, its user may not, or the company is suspended."),
-    "404": ("NotFound", "No such record that the key can see (another company's ids are unknown)."),
-    "409": ("Conflict", "A request with this Idempotency-Key is still being processed."),
-    "413": ("TooLarge", "The body is too large."),
-    "415": ("UnsupportedMediaType", "The body is not of the media type the operation takes."),
+    "400": ("BadRequest", _l("The request is malformed: a parameter, the JSON or a header.")),
+    "401": ("Unauthorized", _l("The API key is missing, unknown, revoked or expired.")),
+    "403": (
+        "Forbidden",
+        _l("The key lacks the scope, its user may not, or the company is suspended."),
+    ),
+    "404": (
+        "NotFound",
+        _l("No such record that the key can see (another company's ids are unknown)."),
+    ),
+    "409": ("Conflict", _l("A request with this Idempotency-Key is still being processed.")),
+    "413": ("TooLarge", _l("The body is too large.")),
+    "415": ("UnsupportedMediaType", _l("The body is not of the media type the operation takes.")),
     "422": (
         "Unprocessable",
-        "Values are not valid (see errors), or an Idempotency-Key was reused.",
+        _l("Values are not valid (see errors), or an Idempotency-Key was reused."),
     ),
-    "429": ("TooManyRequests", "Over the rate limit of the key or the company; see Retry-After."),
+    "429": (
+        "TooManyRequests",
+        _l("Over the rate limit of the key or the company; see Retry-After."),
+    ),
 }
 RATE_HEADERS = ("RateLimit", "RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining",
                 "RateLimit-Reset")  # fmt: skip
-FILTER_HELP = (
+FILTER_HELP = _l(
     "Filters: `<field>=value` (equals) or `<field>[op]=value` with op one of eq, ne, lt, "
     "lte, gt, gte, in (comma-separated values), contains, starts_with, is_null (true or "
     "false); a date range is `[gte]` and `[lte]`; a list field (multi-picklist, tags) "
@@ -97,7 +107,7 @@ def error_responses() -> dict:
         if code in {"409", "429"}:
             headers["Retry-After"] = ref("Retry-After", "headers")
         out[name] = {
-            "description": _(text),
+            "description": str(text),
             "headers": headers,
             "content": {MEDIA_TYPE: {"schema": ref("Problem")}},
         }
@@ -188,7 +198,8 @@ def _in(f) -> dict:
     if f.type in serialize.DECIMAL:
         s["type"] = ["string", "number", "null"]
     if f.required and isinstance(s.get("type"), list):
-        s["type"] = [t for t in s["type"] if t != "null"]
+        kinds = [t for t in s["type"] if t != "null"]
+        s["type"] = kinds[0] if len(kinds) == 1 else kinds
         if "enum" in s:
             s["enum"] = [v for v in s["enum"] if v is not None]
     s["title"] = str(f.label)
@@ -346,7 +357,7 @@ def paths(otype: ObjectType, *, write: bool) -> dict:
             tags,
             ok(_("A page of records."), ref(f"{name}List")),
             parameters=list_params,
-            description=_(FILTER_HELP),
+            description=str(FILTER_HELP),
         ),  # fmt: skip
     }
     item = {

@@ -188,11 +188,14 @@ def first_bad_line(f: BinaryIO, codec: str, *, limit: int | None = None) -> int 
     which strict decoding never produces, so the first one is found exactly."""
     f.seek(0)
     line = 1
-    for text in text_chunks(f, codec, "surrogateescape"):
-        found = _ESCAPED.search(text)
-        if found:
-            return line + text.count("\n", 0, found.start())
-        line += text.count("\n")
-        if limit is not None and f.tell() >= limit:
-            return None
+    try:
+        for text in text_chunks(f, codec, "surrogateescape"):
+            found = _ESCAPED.search(text)
+            if found:
+                return line + text.count("\n", 0, found.start())
+            line += text.count("\n")
+            if limit is not None and f.tell() >= limit:
+                return None
+    except UnicodeDecodeError:  # UTF-16/32 ending inside a character: no escape for that
+        return line
     return None

@@ -130,6 +130,8 @@ def sniff(path: Path, filename: str, *, encoding: str | None = None) -> Sniffed:
                 raise FileError(_("“%(name)s” is not an encoding we know.", name=encoding))
             if codec == "utf-8" and head.startswith(b"\xef\xbb\xbf"):
                 codec = "utf-8-sig"  # the mark is not part of the first column's name
+            if codec in {"utf-16", "utf-32"}:  # without its mark Python will not read it
+                codec = encodings.utf16_without_bom(head) or f"{codec}-le"
         else:
             codec = marked or encodings.utf16_without_bom(head)
             if codec is None:

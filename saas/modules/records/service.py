@@ -240,9 +240,14 @@ def shown_changes(otype: ObjectType, many: list[dict]) -> list[dict]:
         one = {}
         for name, (old, new) in changes.items():
             labels = names.get(name, {})
-            one[name] = [_jsonable(labels.get(old, old)), _jsonable(labels.get(new, new))]
+            one[name] = [_jsonable(_label(labels, old)), _jsonable(_label(labels, new))]
         shown.append(one)
     return shown
+
+
+def _label(labels: dict, value):
+    """The name of an id; a list (multi-picklist, tags) is shown as it is."""
+    return value if isinstance(value, list) else labels.get(value, value)
 
 
 def _refresh_search(otype: ObjectType, record) -> None:
