@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from saas.db import session
 from saas.extensions import csrf, login_manager
+from saas.modules.accounts.models import ROLE_LABELS, User
 from saas.modules.api import problems
 from saas.modules.api.blueprint import http_problem
-from saas.modules.accounts.models import ROLE_LABELS, User
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

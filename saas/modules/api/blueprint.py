@@ -23,7 +23,6 @@ from saas.modules.records.registry import ObjectType
 from saas.modules.records.service import ValidationErrors
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-PUBLIC_ENDPOINTS = {"api.openapi_public"}  # none needs a key yet; kept for the document
 
 
 @bp.before_request
