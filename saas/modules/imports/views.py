@@ -172,7 +172,6 @@ def errors(import_id: int):
     )
 
 
-
 def _quote(name: str) -> str:
     from urllib.parse import quote
 
