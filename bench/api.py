@@ -25,8 +25,17 @@ GETs back to back for ``--seconds`` after a 3 s warm-up; latencies are taken at 
   (e-mails that one live contact has) and 500 new, after one untimed call.
 - ``*_c1_p50_ms`` / ``*_c1_p95_ms``: the same GETs from a single client for
   ``--single-seconds`` (the time of one call without queueing behind others).
+- ``*_worker_cpu_ms``: CPU time of gunicorn's workers per call, and
+  ``*_machine_cpu_busy`` how busy all CPUs were (clients, servers and PostgreSQL share
+  the machine: near 1.0 the figures are bound by CPU, and other work on the machine,
+  a test suite for one, lowers them).
+
+``--profile`` then shows where a call's time goes, in process on the same data
+(bench/harness/callprofile.py): statements and round trips per call, the plan of the
+slowest SELECT, and cProfile's view of the app.
 
     .venv/bin/python bench/api.py [--scale 0.1] [--seconds 20] [--workers 2] [--clients 4]
+        [--profile]
 """
 
 from __future__ import annotations

@@ -98,6 +98,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tenants_bp)
     app.url_map.converters["object"] = ObjectConverter
     csrf.exempt(api_bp)  # API calls carry a key, never a browser's cookie
+    from saas.modules.api import auth_cache
+
+    auth_cache.install(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(problems_bp)  # public: the `type` of every API error points here
     app.register_blueprint(

@@ -330,8 +330,6 @@ def test_scopes_per_object(tenant, api_key, api):
 def test_revoked_and_expired_keys_stop_working(tenant, app):
     from datetime import UTC, datetime, timedelta
 
-    from sqlalchemy import update
-
     from saas.db import db
     from saas.modules.api import keys
     from saas.modules.api.models import ApiKey
@@ -339,15 +337,12 @@ def test_revoked_and_expired_keys_stop_working(tenant, app):
     c = tenant["api"]
     assert c.get("/api/v1/users").status_code == 200
     prefix = tenant["token"].split("_")[1]
-    with app.app_context(), db.scope() as s:
-        s.execute(
-            update(ApiKey)
-            .where(ApiKey.prefix == prefix)
-            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
+    with app.app_context(), db.scope() as s:  # a key remembered by the process stops too
+        key = s.query(ApiKey).filter_by(prefix=prefix).one()
+        key.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     _problem(c.get("/api/v1/users"), 401, "unauthorized")
     with app.app_context(), db.scope() as s:
-        s.execute(update(ApiKey).where(ApiKey.prefix == prefix).values(expires_at=None))
+        s.query(ApiKey).filter_by(prefix=prefix).one().expires_at = None
     assert c.get("/api/v1/users").status_code == 200
     with app.app_context(), db.scope() as s:
         key = s.query(ApiKey).filter_by(prefix=prefix).one()
@@ -444,3 +439,32 @@ def test_import_through_the_api(tenant, run_jobs):
         content_type="multipart/form-data",
     )
     _problem(mapped, 422, "validation")
+
+
+def test_a_remembered_key_follows_changes_at_once(tenant, api_key, api, app):
+    """Keys are remembered by each process between calls; a change made meanwhile (a new
+    custom field, a revoked key, a suspended company) applies to the very next call."""
+    from saas.db import db
+    from saas.modules.api.models import ApiKey
+    from saas.tenants import service as tenants
+    from saas.tenants.models import Tenant
+
+    c = tenant["api"]
+    rec = c.post("/api/v1/contacts", json={"last_name": "Cached"}).get_json()
+    assert "cf_tier" not in c.get(f"/api/v1/contacts/{rec['id']}").get_json()
+    _add_field(tenant, "contact", "Tier", "text")
+    assert c.get(f"/api/v1/contacts/{rec['id']}").get_json()["cf_tier"] is None
+    with app.app_context(), db.scope() as s:
+        tenants.suspend(s.query(Tenant).filter_by(slug=tenant["slug"]).one(), "unpaid")
+    _problem(c.get("/api/v1/users"), 403, "tenant-suspended")
+    with app.app_context(), db.scope() as s:
+        tenants.resume(s.query(Tenant).filter_by(slug=tenant["slug"]).one())
+    assert c.get("/api/v1/users").status_code == 200
+    prefix = tenant["token"].split("_")[1]
+    page = tenant["client"].get(f"/app/{tenant['slug']}/settings/api-keys")
+    assert prefix in page.get_data(as_text=True)
+    with app.app_context(), db.scope() as s:
+        key_id = s.query(ApiKey).filter_by(prefix=prefix).one().id
+    resp = post(tenant["client"], f"/app/{tenant['slug']}/settings/api-keys/{key_id}/revoke")
+    assert resp.status_code == 303
+    _problem(c.get("/api/v1/users"), 401, "unauthorized")

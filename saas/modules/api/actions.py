@@ -3,6 +3,8 @@ owners, search, field definitions, the team's users, and imports from a file."""
 
 from __future__ import annotations
 
+import uuid
+
 from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
@@ -198,7 +200,7 @@ def users():
     rows = session().execute(
         select(User.id, User.name, User.email, Membership.role)
         .join(Membership, Membership.user_id == User.id)
-        .where(Membership.tenant_id == g.tenant_row.id)
+        .where(Membership.tenant_id == uuid.UUID(current_tenant().id))
         .order_by(User.name)
     )
     data = [{"id": r.id, "name": r.name, "email": r.email, "role": r.role} for r in rows]

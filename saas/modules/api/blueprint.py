@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from saas.db import db
 from saas.modules.accounts.models import role_at_least
-from saas.modules.api import idempotency, keys, limits
+from saas.modules.api import auth_cache, idempotency, keys, limits
 from saas.modules.api.problems import Problem, field_errors, response
 from saas.modules.records import access
 from saas.modules.records.registry import ObjectType
@@ -36,7 +36,7 @@ def _authenticate():
             "Send your API key in the Authorization header: `Authorization: Bearer crm_…`.",
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
         )
-    caller = keys.authenticate(token.strip())
+    caller, verdict = _caller(token.strip())
     if caller is None:
         raise Problem(
             "unauthorized",
@@ -45,7 +45,6 @@ def _authenticate():
             headers={"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
         )
     tenant = caller.tenant
-    verdict = limits.check(str(tenant.id), caller.key_id, tenant.plan)
     g.rate_limit = verdict
     if not verdict.allowed:
         raise Problem(
@@ -56,8 +55,10 @@ def _authenticate():
         )
     if tenant.status == "suspended":
         raise Problem("tenant-suspended", "This company is suspended; its data cannot be reached.")
-    g.caller, g.tenant_row, g.tenant, g.role = caller, tenant, tenant.ref(), caller.role
-    db.bind_tenant(g.tenant)
+    g.caller, g.tenant, g.role = caller, tenant, caller.role
+    db.bind_tenant(tenant)
+    if auth_cache.due_for_use(caller.key_id):
+        keys.touch(caller.key_id)
     g.viewer = (
         access.Viewer(caller.user_id, caller.role, access.visibility_settings()[caller.role])
         if caller.user_id is not None
@@ -65,6 +66,33 @@ def _authenticate():
     )
     g.locale = request.accept_languages.best_match(["en", "zh"]) or "en"
     return idempotency.begin(str(tenant.id), caller.key_id)
+
+
+def _caller(token: str) -> tuple[keys.Caller | None, limits.Verdict | None]:
+    """The caller of ``token`` (remembered, or read from the database) and its verdict
+    under the rate limits, counted once."""
+    digest = keys.digest(token)
+    found = auth_cache.recall(digest)
+    if found is not None:
+        caller, seen = found
+        tenant_id = str(caller.tenant.id)
+        verdict, now = limits.check(
+            tenant_id, caller.key_id, caller.tenant.plan, read=auth_cache.epoch_keys(tenant_id)
+        )
+        if now == seen:
+            return caller, verdict
+        auth_cache.forget(digest)
+    else:
+        verdict = None
+    caller = keys.authenticate(token)
+    if caller is None:
+        return None, None
+    # The epochs are read after the rows: a change committed in between is read again.
+    seen = auth_cache.epochs(caller.tenant.id)
+    if verdict is None:
+        verdict, _ = limits.check(caller.tenant.id, caller.key_id, caller.tenant.plan)
+    auth_cache.remember(digest, caller, seen)
+    return caller, verdict
 
 
 @bp.after_request

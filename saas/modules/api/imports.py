@@ -4,11 +4,12 @@ then poll its progress and fetch the rejected rows, as the import wizard does.""
 from __future__ import annotations
 
 import json
+import uuid
 
 from flask import Response, g, jsonify, request, stream_with_context, url_for
 from sqlalchemy import select
 
-from saas.db import session
+from saas.db import current_tenant, session
 from saas.modules.api.blueprint import bp, invalid, require
 from saas.modules.api.problems import Problem
 from saas.modules.imports import service
@@ -95,7 +96,7 @@ def _for_whom() -> int:
     wanted = g.caller.acting_user
     rows = session().execute(
         select(Membership.user_id, Membership.role)
-        .where(Membership.tenant_id == g.tenant_row.id)
+        .where(Membership.tenant_id == uuid.UUID(current_tenant().id))
         .order_by(Membership.id)
     )
     members = {uid: role for uid, role in rows}

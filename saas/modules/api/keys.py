@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from saas.db import current_tenant, session
+from saas.db import TenantRef, current_tenant, session
 from saas.modules.accounts.models import Membership, User
 from saas.modules.api.models import ApiKey
 from saas.modules.records.registry import all_types
@@ -178,11 +178,12 @@ class Caller:
 
     key_id: int
     key_name: str
-    tenant: Tenant
+    tenant: TenantRef
     scopes: dict
     user_id: int | None
     role: str
     created_by: int | None = None
+    stops_at: datetime | None = None  # expiry, or the end of a rotated key's grace period
 
     @property
     def acting_user(self) -> int | None:
@@ -237,5 +238,22 @@ def authenticate(token: str) -> Caller | None:
             return None
         role = member
     if key.last_used_at is None or now - key.last_used_at > USED_EVERY:
-        session().execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-    return Caller(key.id, key.name, tenant, dict(key.scopes), key.user_id, role, key.created_by)
+        touch(key.id)
+    stops = [t for t in (key.expires_at, key.revoked_at) if t is not None]
+    return Caller(
+        key.id,
+        key.name,
+        tenant.ref(),
+        dict(key.scopes),
+        key.user_id,
+        role,
+        key.created_by,
+        min(stops) if stops else None,
+    )
+
+
+def touch(key_id: int) -> None:
+    """Note that the key is in use (the admin list's "last used")."""
+    session().execute(
+        update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=datetime.now(UTC))
+    )

@@ -41,8 +41,9 @@ def limits_for(plan: str) -> dict[str, int]:
     return table.get(plan) or table["default"]
 
 
-def check(tenant_id: str, key_id: int, plan: str) -> Verdict:
-    """Count this call against the key's and the tenant's windows."""
+def check(tenant_id: str, key_id: int, plan: str, *, read: tuple = ()) -> tuple[Verdict, tuple]:
+    """Count this call against the key's and the tenant's windows; the values of the
+    Redis keys ``read`` come back in the same round trip."""
     now = time.time()
     window = int(now // WINDOW)
     reset = max(1, int((window + 1) * WINDOW - now))
@@ -51,11 +52,15 @@ def check(tenant_id: str, key_id: int, plan: str) -> Verdict:
     for key in keys:
         pipe.incr(key)
         pipe.expire(key, WINDOW + 5, nx=True)
-    by_key, _, by_tenant, _ = pipe.execute()
+    if read:
+        pipe.mget(read)
+    by_key, _, by_tenant, _, *values = pipe.execute()
     limits = limits_for(plan)
     left = [
         (limits["key"], limits["key"] - by_key),
         (limits["tenant"], limits["tenant"] - by_tenant),
     ]
     limit, remaining = min(left, key=lambda pair: pair[1])
-    return Verdict(limit, max(0, remaining), reset, remaining >= 0)
+    return Verdict(limit, max(0, remaining), reset, remaining >= 0), tuple(
+        values[0] if values else ()
+    )

@@ -111,6 +111,9 @@ def changed() -> None:
         text("UPDATE public.tenants SET meta_version = meta_version + 1 WHERE id = :id"),
         {"id": tenant.id},
     )
+    from saas.modules.api import auth_cache
+
+    auth_cache.bump_after_commit(tenant.id)  # API callers carry the tenant's meta_version
     info = session().info
     info["saas.meta_changed"] = True
     info.pop("saas.meta", None)
