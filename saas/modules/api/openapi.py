@@ -23,6 +23,7 @@ from saas.modules.api import openapi_objects as parts
 from saas.modules.api.blueprint import bp
 from saas.modules.api.openapi_objects import MAX_ID, json_body, list_of, ok, operation, ref
 from saas.modules.api.problems import TYPES, type_uri
+from saas.modules.imports.models import STATUSES as IMPORT_STATUSES
 from saas.modules.records.registry import all_types
 
 VERSION = "1.0.0"
@@ -211,18 +212,7 @@ def _schemas() -> dict:
                 "filename": text,
                 "mode": {"enum": ["insert", "update", "upsert"]},
                 "key": {"type": ["string", "null"]},
-                "status": {
-                    "enum": [
-                        "uploaded",
-                        "queued",
-                        "running",
-                        "done",
-                        "failed",
-                        "cancelled",
-                        "reverting",
-                        "reverted",
-                    ],  # fmt: skip
-                },
+                "status": {"enum": list(IMPORT_STATUSES)},
                 "done": integer,
                 "total": {"type": ["integer", "null"]},
                 "rate": {"type": ["number", "null"], "description": _("Rows per second.")},
