@@ -609,3 +609,25 @@ def test_event_names_cover_every_object():
     names = events.event_types()
     assert {"contact.created", "deal.restored", "licence.deleted", "deal.stage_changed",
             "lead.converted", "import.finished"} <= set(names)  # fmt: skip
+
+
+def test_a_transfer_of_owners_sends_an_update_per_record(app, client, receiver, run_jobs):
+    """Moving everything someone owns to someone else is set-based, but an integration
+    still hears of each record's new owner."""
+    slug, email = signup(client)
+    owner = user_id(email)
+    with app.app_context():
+        _other_email, other = add_member(slug)
+    ids = [make(slug, "contact", owner, last_name=f"T{i}", owner_id=owner) for i in range(3)]
+    make(slug, "deal", owner, owner_id=owner)  # deals are not subscribed to
+    sub_id = subscribe(client, slug, receiver.url("/moved"), ["contact.updated"])
+    resp = post(client, f"/app/{slug}/owners/transfer", {"from_user": owner, "to_user": other})
+    assert resp.status_code == 200
+    run_jobs()
+    events_ = [json.loads(r["body"]) for r in receiver.got("/moved")]
+    assert sorted(e["data"]["id"] for e in events_) == sorted(ids)
+    for e in events_:
+        assert e["type"] == "contact.updated"
+        assert e["data"]["changes"] == {"owner_id": [owner, other]}
+        assert e["data"]["record"]["owner_id"] == other
+    assert len(deliveries(slug, sub_id)) == 3

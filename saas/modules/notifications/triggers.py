@@ -67,8 +67,9 @@ def _title(otype: ObjectType, record) -> str:
         return records.titles(otype, [record.id]).get(record.id, f"#{record.id}")
 
 
-def on_transfer(from_user: int, to_user: int, counts: dict[str, int], actor: int | None) -> None:
+def on_transfer(from_user: int, to_user: int, ids: dict[str, list], actor: int | None) -> None:
     """``records.service.transfer`` hook: one notification for all the records moved."""
+    counts = {name: len(moved) for name, moved in ids.items()}
     total = sum(counts.values())
     if not total or to_user == actor:
         return

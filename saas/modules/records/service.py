@@ -262,8 +262,8 @@ def _refresh_search(otype: ObjectType, record) -> None:
 # changes {field: (old, new)} (workflow rules).
 checks: list[Callable] = []
 listeners: list[Callable] = []
-# transfer_listeners(from_user, to_user, {object: count}, actor) run after a transfer,
-# which is set-based and calls no per-record listener (notifications).
+# transfer_listeners(from_user, to_user, {object: [ids moved]}, actor) run after a
+# transfer, which is set-based and calls no per-record listener (notifications, webhooks).
 transfer_listeners: list[Callable] = []
 
 
@@ -496,7 +496,7 @@ def transfer(from_user: int, to_user: int, *, actor: int | None = None) -> dict[
     if to_user not in member_names():
         raise ValidationErrors({"to_user": _l("Choose someone on your team.")})
     names = member_names()
-    counts = {}
+    moved: dict[str, list[int]] = {}
     for otype in all_types():
         if "owner_id" not in otype.by_name:
             continue
@@ -526,11 +526,11 @@ def transfer(from_user: int, to_user: int, *, actor: int | None = None) -> dict[
                     ).where(model.id.in_(ids)),
                 )
             )
-        counts[otype.name] = len(ids)
+        moved[otype.name] = list(ids)
     session().expire_all()
     for listener in transfer_listeners:
-        listener(from_user, to_user, counts, actor)
-    return counts
+        listener(from_user, to_user, moved, actor)
+    return {name: len(ids) for name, ids in moved.items()}
 
 
 def timeline(otype: ObjectType, record_id: int, limit: int = 200) -> list[TimelineEntry]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from saas.modules.records import service as records
-from saas.modules.records.registry import ObjectType, all_types
+from saas.modules.records.registry import ObjectType, all_types, get
 from saas.modules.webhooks.outbox import Event, add, subscriptions
 from saas.modules.webhooks.payload import changes_json, record_json
 
@@ -74,10 +74,26 @@ def _wants(otype: ObjectType, event: str) -> bool:
     return any(s.matches(t, otype.name) for t in _possible(otype, event) for s in subs)
 
 
+def on_transfer(from_user: int, to_user: int, ids: dict[str, list], actor: int | None) -> None:
+    """``records.service.transfer`` hook: each record given to another owner is a
+    ``<object>.updated`` event, as if it had been changed one by one."""
+    subs = subscriptions()
+    for name, moved in ids.items():
+        event_type = f"{name}.updated"
+        if not moved or not any(s.matches(event_type, name) for s in subs):
+            continue
+        otype = get(name)
+        change = {"owner_id": [from_user, to_user]}
+        for record_id in moved:
+            data = {"object": name, "id": record_id, "record": {}, "changes": change}
+            add(Event(event_type, name, record_id, name, data, otype))
+
+
 on_write.wants = _wants
 # It only reads the record: imports keep their COPY path and tell it of each record.
 on_write.bulk_safe = True
 records.listeners.append(on_write)
+records.transfer_listeners.append(on_transfer)
 
 
 def emit(
