@@ -67,6 +67,13 @@ class Scope:
     tenant: TenantRef | None
     session: Session
     callbacks: list[Callable[[], None]] = field(default_factory=list)
+    # Savepoint -> how many callbacks were registered when it began.
+    marks: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
+
+
+class UnitOfWorkSession(Session):
+    """The session of a unit of work: its hooks are declared once, on this class (see
+    the listeners below), and find their scope in ``session.info``."""
 
 
 _current: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("saas_scope", default=None)
@@ -130,15 +137,13 @@ class Database:
             self._tenant_engines.move_to_end(schema_name)
         return eng
 
-    def new_session(self, tenant: TenantRef | None = None) -> Session:
-        bind = self.engine_for(tenant.schema_name) if tenant else self.engine
-        return Session(bind=bind, expire_on_commit=False, autoflush=True)
-
     # -- unit of work -----------------------------------------------------
 
     def push_scope(self, tenant: TenantRef | None = None) -> contextvars.Token:
-        scope = Scope(tenant=tenant, session=self.new_session(tenant))
-        _install_hooks(scope)
+        bind = self.engine_for(tenant.schema_name) if tenant else self.engine
+        session = UnitOfWorkSession(bind=bind, expire_on_commit=False, autoflush=True)
+        scope = Scope(tenant=tenant, session=session)
+        session.info[SCOPE] = scope
         return _current.set(scope)
 
     def pop_scope(self, token: contextvars.Token, commit: bool) -> None:
@@ -208,40 +213,49 @@ def _require_scope() -> Scope:
     return scope
 
 
-def _install_hooks(scope: Scope) -> None:
-    @event.listens_for(scope.session, "after_begin")
-    def _tenant_role(_session, _transaction, connection):
-        # Defense in depth: even a wrong query cannot reach another tenant's schema.
-        if scope.tenant is not None:
-            name = scope.tenant.schema_name
-            if not _TENANT_NAME.match(name):
-                raise ValueError(f"not a tenant schema name: {name!r}")
-            connection.exec_driver_sql(f'SET LOCAL ROLE "{name}"')
+SCOPE = "saas.scope"
 
-    # SQLAlchemy reports a savepoint's release as a commit and its rollback as a rollback:
-    # callbacks wait for the real commit, and a savepoint rolled back drops only the
-    # callbacks registered inside it (a refused import row, not the rows before it).
-    marks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # savepoint -> mark
 
-    @event.listens_for(scope.session, "after_transaction_create")
-    def _mark(_session, transaction):
-        if transaction.nested:
-            marks[transaction] = len(scope.callbacks)
+@event.listens_for(UnitOfWorkSession, "after_begin")
+def _tenant_role(session, _transaction, connection):
+    # Defense in depth: even a wrong query cannot reach another tenant's schema.
+    scope = session.info[SCOPE]
+    if scope.tenant is not None:
+        name = scope.tenant.schema_name
+        if not _TENANT_NAME.match(name):
+            raise ValueError(f"not a tenant schema name: {name!r}")
+        connection.exec_driver_sql(f'SET LOCAL ROLE "{name}"')
 
-    @event.listens_for(scope.session, "after_commit")
-    def _run_callbacks(_session):
-        if _session.in_nested_transaction():
-            return
-        callbacks, scope.callbacks = scope.callbacks, []
-        for callback in callbacks:
-            callback()
 
-    @event.listens_for(scope.session, "after_soft_rollback")
-    def _drop_callbacks(_session, previous):
-        if previous.nested:
-            del scope.callbacks[marks.get(previous, len(scope.callbacks)) :]
-        elif previous.parent is None:
-            scope.callbacks.clear()
+# SQLAlchemy reports a savepoint's release as a commit and its rollback as a rollback:
+# callbacks wait for the real commit, and a savepoint rolled back drops only the
+# callbacks registered inside it (a refused import row, not the rows before it).
+
+
+@event.listens_for(UnitOfWorkSession, "after_transaction_create")
+def _mark(session, transaction):
+    if transaction.nested:
+        scope = session.info[SCOPE]
+        scope.marks[transaction] = len(scope.callbacks)
+
+
+@event.listens_for(UnitOfWorkSession, "after_commit")
+def _run_callbacks(session):
+    if session.in_nested_transaction():
+        return
+    scope = session.info[SCOPE]
+    callbacks, scope.callbacks = scope.callbacks, []
+    for callback in callbacks:
+        callback()
+
+
+@event.listens_for(UnitOfWorkSession, "after_soft_rollback")
+def _drop_callbacks(session, previous):
+    scope = session.info[SCOPE]
+    if previous.nested:
+        del scope.callbacks[scope.marks.get(previous, len(scope.callbacks)) :]
+    elif previous.parent is None:
+        scope.callbacks.clear()
 
 
 def session() -> Session:
