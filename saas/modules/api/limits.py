@@ -48,19 +48,32 @@ def check(tenant_id: str, key_id: int, plan: str, *, read: tuple = ()) -> tuple[
     window = int(now // WINDOW)
     reset = max(1, int((window + 1) * WINDOW - now))
     keys = (f"ratelimit:{tenant_id}:key:{key_id}:{window}", f"ratelimit:{tenant_id}:all:{window}")
-    pipe = redis().pipeline(transaction=False)
-    for key in keys:
-        pipe.incr(key)
-        pipe.expire(key, WINDOW + 5, nx=True)
-    if read:
-        pipe.mget(read)
-    by_key, _, by_tenant, _, *values = pipe.execute()
+    by_key, by_tenant, *values = _count(keys=[*keys, *read], args=[WINDOW + 5])
     limits = limits_for(plan)
     left = [
         (limits["key"], limits["key"] - by_key),
         (limits["tenant"], limits["tenant"] - by_tenant),
     ]
     limit, remaining = min(left, key=lambda pair: pair[1])
-    return Verdict(limit, max(0, remaining), reset, remaining >= 0), tuple(
-        values[0] if values else ()
-    )
+    return Verdict(limit, max(0, remaining), reset, remaining >= 0), tuple(values)
+
+
+# Both counters and the values asked for, in one call the server runs as one step.
+COUNT = """
+local out = {}
+for i = 1, 2 do
+  out[i] = redis.call('INCR', KEYS[i])
+  if out[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+end
+for i = 3, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
+return out
+"""
+_scripts: dict = {}
+
+
+def _count(keys: list[str], args: list) -> list:
+    client = redis()
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(COUNT)
+    return script(keys=keys, args=args)
