@@ -13,7 +13,6 @@ from saas.modules.api import serialize
 from saas.modules.api.blueprint import actor, body, bp, invalid, require
 from saas.modules.api.problems import Problem
 from saas.modules.api.records import found, one
-from saas.modules.customization import meta
 from saas.modules.records import search, service
 from saas.modules.records.registry import ObjectType, all_types, get
 
@@ -139,8 +138,7 @@ def search_all():
         if clause is None:
             continue
         stmt = service.select_records(otype, viewer=g.viewer).where(clause).limit(10)
-        rows = list(session().execute(stmt).scalars())
-        meta.attach(otype, rows)
+        rows = service.fetch(otype, stmt)
         results += [serialize.record(otype, r) for r in rows]
     return jsonify({"object": "list", "data": results})
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
 
@@ -108,8 +107,6 @@ def _changed_tenants(session: Session, _context) -> None:
         elif isinstance(obj, User) and obj not in session.new:
             touched.add(USERS)
     for tenant_id in touched:
-        if isinstance(tenant_id, uuid.UUID):
-            tenant_id = str(tenant_id)
         bump_after_commit(tenant_id)
 
 

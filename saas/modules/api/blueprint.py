@@ -116,19 +116,14 @@ def actor() -> int | None:
     return g.caller.user_id
 
 
-def require(otype: ObjectType | None, level: str) -> None:
-    """Refuse the call unless the key has ``level`` on ``otype`` (any object if None)
-    and, for writes, its user may write."""
+def require(otype: ObjectType, level: str) -> None:
+    """Refuse the call unless the key has ``level`` on ``otype`` and, for writes, its
+    user may write."""
     caller = g.caller
-    names = [otype.name] if otype else [None]
-    if otype is None:
-        allowed = any(v in ("write", level) for v in caller.scopes.values())
-    else:
-        allowed = caller.allows(otype.name, level)
-    if not allowed:
+    if not caller.allows(otype.name, level):
         raise Problem(
             "scope",
-            f"This API key has no {level} access to {names[0] or 'any object'}; "
+            f"This API key has no {level} access to {otype.name}; "
             "an admin can change its scopes by creating a new key.",
         )
     if level == "write" and not role_at_least(caller.role, "member"):

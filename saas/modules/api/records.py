@@ -14,7 +14,6 @@ from saas.i18n import tenant_settings
 from saas.modules.api import query, serialize
 from saas.modules.api.blueprint import actor, body, bp, invalid, require
 from saas.modules.api.problems import Problem
-from saas.modules.customization import meta
 from saas.modules.records import service
 from saas.modules.records.registry import ObjectType, get
 
@@ -48,11 +47,9 @@ def index(otype: ObjectType):
     if aq.after is not None:
         stmt = stmt.where(query.after_clause(otype, aq.sort, aq.after))
     stmt = stmt.order_by(*query.ordering(otype, aq.sort)).limit(aq.limit + 1)
-    rows = list(session().execute(stmt).scalars())
+    rows = service.fetch(otype, stmt)
     more = len(rows) > aq.limit
     rows = rows[: aq.limit]
-    if aq.fields is None or any(otype.by_name[n].custom for n in aq.fields):
-        meta.attach(otype, rows)
     data = [serialize.record(otype, r, aq.fields) for r in rows]
     if aq.expand:
         _embed(otype, rows, data, aq.expand)
@@ -82,8 +79,7 @@ def _embed(otype: ObjectType, rows: list, data: list[dict], names: list[str]) ->
         else:
             target = get(f.target)
             stmt = service.select_records(target, viewer=g.viewer).where(target.model.id.in_(ids))
-            targets = list(session().execute(stmt).scalars())
-            meta.attach(target, targets)
+            targets = service.fetch(target, stmt)
             shown = {t.id: serialize.record(target, t) for t in targets}
         for rec, item in zip(rows, data, strict=True):
             item.setdefault("_embedded", {})[name] = shown.get(getattr(rec, name))

@@ -71,17 +71,23 @@ def get_record(otype: ObjectType, record_id, *, deleted: bool = False, viewer=No
     if not 0 < record_id < 2**63:
         return None
     stmt = select_records(otype, deleted=deleted, viewer=viewer).where(otype.model.id == record_id)
+    found = fetch(otype, stmt)
+    return found[0] if found else None
+
+
+def fetch(otype: ObjectType, stmt) -> list:
+    """The records of a SELECT of ``otype`` with the tenant's custom columns read in the
+    same query (rules, pages and the API read them next)."""
     custom = [f.name for f in otype.custom_fields]
     if not custom:
-        return session().execute(stmt).scalar_one_or_none()
-    # The tenant's custom columns in the same query (rules and pages read them next).
-    row = session().execute(stmt.add_columns(*(otype.column(n) for n in custom))).first()
-    if row is None:
-        return None
-    record = row[0]
-    if not meta.loaded(record):
-        meta.keep(record, custom, row[1:])
-    return record
+        return list(session().execute(stmt).scalars())
+    records = []
+    for row in session().execute(stmt.add_columns(*(otype.column(n) for n in custom))):
+        record = row[0]
+        if not meta.loaded(record):
+            meta.keep(record, custom, row[1:])
+        records.append(record)
+    return records
 
 
 def titles(otype: ObjectType, ids: Iterable[int]) -> dict[int, str]:
