@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import contextvars
 import re
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session
 
 TENANT_SCHEMA = "tenant"  # placeholder; no real schema ever has this name
@@ -111,10 +112,10 @@ class Database:
                 raise RuntimeError("DATABASE_URL is not configured.")
             self._engine = create_engine(
                 self.url,
-                pool_pre_ping=True,
                 pool_size=self._options.get("pool_size", 5),
                 pool_recycle=self._options.get("pool_recycle", 1800),
             )
+            _ping_when_idle(self._engine)
         return self._engine
 
     def dispose(self, close: bool = True) -> None:
@@ -179,9 +180,35 @@ class Database:
         scope = _require_scope()
         if scope.session.new or scope.session.dirty or scope.session.deleted:
             raise RuntimeError("bind_tenant() with unsaved changes in the session")
-        scope.session.commit()
+        if scope.session.in_transaction():
+            scope.session.commit()
         scope.session.bind = self.engine_for(tenant.schema_name)
         scope.tenant = tenant
+
+
+# A pooled connection that sat idle longer than this is pinged before it is handed out,
+# so a restarted server or a dropped connection is found before a request uses it; one
+# in steady use is not (SQLAlchemy's pool_pre_ping would cost a round trip per checkout).
+PING_AFTER_IDLE = 2.0  # seconds
+_IDLE_SINCE = "saas.idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine.pool, "checkin")
+    def _idle(_dbapi_connection, record):
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_connection, record, _proxy):
+        since = record.info.pop(_IDLE_SINCE, None)
+        if dbapi_connection.closed or dbapi_connection.broken:
+            raise exc.DisconnectionError("connection closed")
+        if since is not None and time.monotonic() - since > PING_AFTER_IDLE:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except Exception as error:  # the pool drops it and hands out another
+                raise exc.DisconnectionError(str(error)) from error
 
 
 def _request_hooks(app, database: Database) -> None:
@@ -224,7 +251,10 @@ def _tenant_role(session, _transaction, connection):
         name = scope.tenant.schema_name
         if not _TENANT_NAME.match(name):
             raise ValueError(f"not a tenant schema name: {name!r}")
-        connection.exec_driver_sql(f'SET LOCAL ROLE "{name}"')
+        # BEGIN and the role in one round trip (psycopg sends both at the pipeline's end).
+        raw = connection.connection.driver_connection
+        with raw.pipeline():
+            raw.execute(f'SET LOCAL ROLE "{name}"')
 
 
 # SQLAlchemy reports a savepoint's release as a commit and its rollback as a rollback:

@@ -36,3 +36,24 @@ def test_nothing_runs_when_the_unit_of_work_rolls_back(app):
         except RuntimeError:
             pass
     assert ran == []
+
+
+def test_connections_dropped_by_the_server_are_replaced_before_use(app, monkeypatch):
+    """After a database restart (or an idle timeout) every pooled connection is dead;
+    the next unit of work gets a live one instead of an error."""
+    import importlib
+
+    import psycopg
+
+    database = importlib.import_module("saas.db")  # the module; `saas.db` names the Database
+
+    with app.app_context():
+        with db.scope() as s:
+            mine = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (mine,))
+        monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.0)
+        for _ in range(db.engine.pool.size() + 1):  # whichever pooled connection comes out
+            with db.scope() as s:
+                assert s.execute(text("SELECT 1")).scalar_one() == 1

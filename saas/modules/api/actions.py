@@ -137,8 +137,8 @@ def search_all():
         clause = search.matches(otype.model.search, q)
         if clause is None:
             continue
-        stmt = service.select_records(otype, viewer=g.viewer).where(clause).limit(10)
-        rows = service.fetch(otype, stmt)
+        stmt = service.select_values(otype, viewer=g.viewer).where(clause).limit(10)
+        rows = session().execute(stmt).all()
         results += [serialize.record(otype, r) for r in rows]
     return jsonify({"object": "list", "data": results})
 

@@ -99,8 +99,7 @@ def _caller(token: str) -> tuple[keys.Caller | None, limits.Verdict | None]:
 def _finish(resp):
     verdict = g.get("rate_limit")
     if verdict is not None:
-        for name, value in verdict.headers().items():
-            resp.headers.setdefault(name, value)
+        resp.headers.extend(verdict.headers())  # no view sets these
     idempotency.finish(resp)
     return resp
 

@@ -43,11 +43,11 @@ def one(otype: ObjectType, rec, status: int = 200):
 def index(otype: ObjectType):
     require(otype, "read")
     aq = query.parse_args(otype, request.args, _tz)
-    stmt = service.select_records(otype, viewer=g.viewer).where(*aq.where)
+    stmt = service.select_values(otype, viewer=g.viewer).where(*aq.where)
     if aq.after is not None:
         stmt = stmt.where(query.after_clause(otype, aq.sort, aq.after))
     stmt = stmt.order_by(*query.ordering(otype, aq.sort)).limit(aq.limit + 1)
-    rows = service.fetch(otype, stmt)
+    rows = session().execute(stmt).all()
     more = len(rows) > aq.limit
     rows = rows[: aq.limit]
     data = [serialize.record(otype, r, aq.fields) for r in rows]
@@ -78,8 +78,8 @@ def _embed(otype: ObjectType, rows: list, data: list[dict], names: list[str]) ->
             shown = {u.id: {"id": u.id, "name": u.name, "email": u.email} for u in users}
         else:
             target = get(f.target)
-            stmt = service.select_records(target, viewer=g.viewer).where(target.model.id.in_(ids))
-            targets = service.fetch(target, stmt)
+            stmt = service.select_values(target, viewer=g.viewer).where(target.model.id.in_(ids))
+            targets = session().execute(stmt).all()
             shown = {t.id: serialize.record(target, t) for t in targets}
         for rec, item in zip(rows, data, strict=True):
             item.setdefault("_embedded", {})[name] = shown.get(getattr(rec, name))
@@ -101,7 +101,9 @@ def create(otype: ObjectType):
 @bp.route("/<object:otype>/<int:record_id>", methods=["GET"])
 def read(otype: ObjectType, record_id: int):
     require(otype, "read")
-    rec = found(otype, record_id)
+    rec = service.get_values(otype, record_id, viewer=g.viewer)
+    if rec is None:
+        raise Problem("not-found", f"There is no {otype.name} {record_id} that you can see.")
     wanted = request.args.get("fields")
     names = query.names(otype, wanted, "fields") if wanted else None
     return jsonify(serialize.record(otype, rec, names))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, MetaData, Table, column, select, text
+from sqlalchemy import Column, MetaData, Select, Table, column, select, text
 
 from saas.db import TENANT_SCHEMA, after_commit, current_tenant, session
 from saas.modules.customization import types
@@ -64,6 +64,8 @@ class Shape:
     rules: tuple[dict, ...]  # active validation rules, in order
     # custom columns of the model's own table, for WHERE and ORDER BY next to it
     columns: dict = field(default_factory=dict)
+    # SELECT of the id and every field's column (Core, no ORM instances): for reading out
+    values: Select | None = None
 
 
 @dataclass
@@ -206,6 +208,8 @@ def _shape(otype, meta: TenantMeta) -> Shape:
     else:
         final = {f.name: f for f in ordered}
         list_fields = tuple(f for f in ordered if f.in_list)
+    table = otype.model.__table__
+    columns = {f.name: column(f.name, types.sql_type(f), _selectable=table) for f in custom}
     searchable = tuple(otype.search_fields) + tuple(
         f.name for f in custom if f.type in TEXTUAL - {"longtext"}
     )
@@ -218,10 +222,11 @@ def _shape(otype, meta: TenantMeta) -> Shape:
         searchable=searchable,
         table=_table(otype, custom),
         rules=tuple(meta.rules.get(otype.name, ())),
-        columns={
-            f.name: column(f.name, types.sql_type(f), _selectable=otype.model.__table__)
-            for f in custom
-        },
+        columns=columns,
+        values=select(
+            table.c.id,
+            *(columns.get(f.name, table.c.get(f.name)) for f in ordered if f.name != "id"),
+        ),
     )
 
 
@@ -235,7 +240,7 @@ def _table(otype, custom: tuple[Field, ...]) -> Table:
 
 def column_of(otype, name: str):
     """A column to filter or sort by: the model's, or a custom one of the same table."""
-    mapped = getattr(otype.model, name, None)
+    mapped = otype.model.__table__.c.get(name)  # the Core column: plain SQL, no ORM
     if mapped is not None:
         return mapped
     found = shape(otype)

@@ -62,17 +62,41 @@ def select_records(otype: ObjectType, *, deleted: bool = False, viewer=None):
     return stmt if clause is None else stmt.where(clause)
 
 
-def get_record(otype: ObjectType, record_id, *, deleted: bool = False, viewer=None):
-    """The record if it exists, is visible, and is (or is not) in the recycle bin."""
+def select_values(otype: ObjectType, *, deleted: bool = False, viewer=None):
+    """Like :func:`select_records`, as plain rows of the fields' values (``row.<field>``,
+    custom fields included): for reading records out, as the API does, without the
+    cost of ORM instances. Records to change are read with :func:`select_records`."""
+    table = otype.model.__table__
+    stmt = meta.shape(otype).values.where(
+        table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
+    )
+    clause = access.visible_clause(table.c, viewer)
+    return stmt if clause is None else stmt.where(clause)
+
+
+def _record_id(record_id) -> int | None:
     try:
         record_id = int(record_id)
     except (TypeError, ValueError):
         return None
-    if not 0 < record_id < 2**63:
+    return record_id if 0 < record_id < 2**63 else None
+
+
+def get_record(otype: ObjectType, record_id, *, deleted: bool = False, viewer=None):
+    """The record if it exists, is visible, and is (or is not) in the recycle bin."""
+    if (record_id := _record_id(record_id)) is None:
         return None
     stmt = select_records(otype, deleted=deleted, viewer=viewer).where(otype.model.id == record_id)
     found = fetch(otype, stmt)
     return found[0] if found else None
+
+
+def get_values(otype: ObjectType, record_id, *, viewer=None):
+    """The values of a visible record outside the recycle bin (:func:`select_values`)."""
+    if (record_id := _record_id(record_id)) is None:
+        return None
+    stmt = select_values(otype, viewer=viewer).where(otype.model.__table__.c.id == record_id)
+    return session().execute(stmt).first()
 
 
 def fetch(otype: ObjectType, stmt) -> list:
