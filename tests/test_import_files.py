@@ -566,13 +566,37 @@ def _minimal_xlsx(path, sheet_data: str, extra: dict | None = None):
         "_rels/.rels": f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
         "xl/workbook.xml": f'<workbook {ns} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
         "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
-        "xl/worksheets/sheet1.xml": f'<worksheet {ns}><dimension ref="A1"/><sheetData>{sheet_data}</sheetData></worksheet>',
+        "xl/worksheets/sheet1.xml": f'<worksheet {ns} {ns.replace("xmlns", "xmlns:x")}><dimension ref="A1"/><sheetData>{sheet_data}</sheetData></worksheet>',
         **(extra or {}),
     }
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for name, content in parts.items():
             z.writestr(name, content)
     return path
+
+
+def test_xlsx_row_estimate_is_an_upper_bound_read_without_parsing(tmp_path):
+    """The progress bar's total comes from counting row elements (a workbook of a million
+    rows takes minutes to parse twice): blank rows count, prefixed tags too, and rows
+    straddling the reader's chunks are counted once."""
+    many = [["n"]] + [[f"person {i}", i] for i in range(40_000)]  # more than one chunk
+    table = open_table(path := xlsx(tmp_path, many), sniff(path, "data.xlsx"))
+    assert table.estimate() == table.count() == 40_000
+    table.close()
+    blanks = xlsx(tmp_path, [[None], ["n"], ["a"], [], [None, " "], ["b"]], "blanks.xlsx")
+    table = open_table(blanks, sniff(blanks, "blanks.xlsx"))
+    assert table.count() == 2 and table.estimate() >= 2
+    table.close()
+    prefixed = _minimal_xlsx(
+        tmp_path / "x.xlsx",
+        '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>n</x:t></x:is></x:c></x:row>'
+        + "".join(
+            f'<x:row r="{i}"><x:c r="A{i}"><x:v>{i}</x:v></x:c></x:row>' for i in range(2, 9)
+        ),
+    )
+    table = open_table(prefixed, sniff(prefixed, "x.xlsx"))
+    assert table.estimate() == 7
+    table.close()
 
 
 def test_xlsx_formulas_give_their_cached_values(tmp_path):

@@ -459,6 +459,21 @@ def test_header_only_and_a_file_over_the_plan_limit_fail_with_a_reason(
     imp = state(slug, big)
     assert imp.status == "failed" and "6 rows" in imp.error and imp.created == 0
 
+    # A workbook's quick row count includes blank rows; the exact count decides.
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in [["Last name"], *([f"Q{i}"] for i in range(5)), *([None] for _ in range(4))]:
+        book.active.append(row)
+    book.active["A12"] = " "
+    buffer = io.BytesIO()
+    book.save(buffer)
+    fits = upload(client, slug, buffer.getvalue(), name="five.xlsx")
+    start(client, slug, fits, ["last_name"])
+    run_jobs()
+    imp = state(slug, fits)
+    assert (imp.status, imp.created, imp.total) == ("done", 5, 5)
+
 
 def test_workflow_rules_run_on_imported_records(client, owner, run_jobs):
     from saas.modules.activities.models import Activity

@@ -76,7 +76,9 @@ def run(import_id: int) -> str:
         try:
             table = open_table(path, sniffed)
             if total is None:
-                total = table.count()
+                total = table.estimate()
+                if total > row_limit(current_tenant().plan):
+                    total = table.count()  # exactly, before refusing the file
                 if (error := _too_many(total)) is not None:
                     return _fail(import_id, error)
                 with db.scope(tenant):

@@ -100,6 +100,11 @@ class Table:
         except StopIteration as stop:
             return stop.value
 
+    def estimate(self) -> int:
+        """At least as many rows as ``rows()`` yields, found faster than :meth:`count`
+        where the format allows (the progress bar's total until the run ends)."""
+        return self.count()
+
     def close(self) -> None:
         """Let go of the file (XLSX keeps it open between ``rows`` and ``count``)."""
 

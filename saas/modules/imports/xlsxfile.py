@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
+import zipfile
+import zlib
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,14 +23,18 @@ from saas.modules.imports.reader import (
     _trimmed,
 )
 
+# A row element of the sheet's XML, with or without a namespace prefix (<row …>, <x:row>).
+ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+CHUNK = 1 << 20
+
 
 class XlsxTable(Table):
     def __init__(self, path: Path, sniffed: Sniffed, max_field: int):
         _check_zip(path, path.name)
-        self._max_field, self.header = max_field, []
+        self._path, self._max_field, self.header = path, max_field, []
         self._handle = open(path, "rb")  # noqa: SIM115 (closed by close())
         try:  # a broken workbook fails in many ways inside openpyxl; each means "damaged"
-            self._book, self._sheet = _first_sheet(self._handle)
+            self._book, self._sheet, self._part = _first_sheet(self._handle)
         except Exception:
             self._handle.close()
             raise FileError(_damaged()) from None
@@ -40,6 +47,22 @@ class XlsxTable(Table):
     def close(self) -> None:
         self._book.close()
         self._handle.close()
+
+    def estimate(self) -> int:
+        """The sheet's row elements less the header's, counted in its XML without parsing
+        it (a full read of a large workbook takes minutes); blank rows count too."""
+        found, pending = 0, b""
+        try:
+            with zipfile.ZipFile(self._path) as zf, zf.open(self._part) as part:
+                while chunk := part.read(CHUNK):
+                    data = pending + chunk
+                    cut = len(data) - 64  # a tag starting later is counted with the next chunk
+                    found += sum(1 for m in ROW_TAG.finditer(data) if m.start() < cut)
+                    pending = data[cut:]
+                found += len(ROW_TAG.findall(pending))
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error):
+            raise FileError(_damaged()) from None
+        return max(found - 1, 1)
 
     def _walk(self, start: float):
         max_field = self._max_field
@@ -79,7 +102,8 @@ class XlsxTable(Table):
 
 
 def _first_sheet(handle):
-    """openpyxl's read-only workbook and its first worksheet (None if it has none).
+    """openpyxl's read-only workbook, its first worksheet (None if it has none) and the
+    worksheet's part in the zip.
 
     Done with the steps of openpyxl's own loader (pinned version) but for one sheet and
     without measuring it: load_workbook reads every sheet through once to find its size
@@ -101,8 +125,9 @@ def _first_sheet(handle):
     apply_stylesheet(reader.archive, reader.wb)
     for sheet, rel in reader.parser.find_sheets():
         if rel.target in reader.valid_files and "chartsheet" not in rel.Type:
-            return reader.wb, Sheet(reader.wb, sheet.name, rel.target, reader.shared_strings)
-    return reader.wb, None
+            sheet = Sheet(reader.wb, sheet.name, rel.target, reader.shared_strings)
+            return reader.wb, sheet, rel.target
+    return reader.wb, None, None
 
 
 def _text(value, cell=None) -> str:
