@@ -56,21 +56,15 @@ def services(tmp_path_factory):
         redis_url = embedded.start_redis(instance)
     Redis.from_url(redis_url).flushdb()
     yield {"DATABASE_URL": database_url(db_url), "REDIS_URL": redis_url, "admin": admin_url}
-    drop_database(admin_url, db_url, name)
+    drop_database(admin_url, name)
 
 
-def drop_database(admin_url: str, url: str, name: str) -> None:
+def drop_database(admin_url: str, name: str) -> None:
     """Drop a throw-away database and its tenants' roles (roles outlive databases)."""
-    from sqlalchemy import create_engine
-
-    from saas.tenants.provisioning import drop_all_schemas
+    from saas.tenants.provisioning import drop_database as drop
 
     db.dispose()
-    engine = create_engine(database_url(url))
-    drop_all_schemas(engine)
-    engine.dispose()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop(admin_url, name)
 
 
 @pytest.fixture(scope="session")

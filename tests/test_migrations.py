@@ -53,7 +53,7 @@ def scratch_engine(services):
     engine = create_engine(url)
     yield engine
     engine.dispose()
-    drop_database(admin, url, name)
+    drop_database(admin, name)
 
 
 @pytest.fixture

@@ -21,14 +21,13 @@ from pathlib import Path
 
 import psycopg
 from redis import Redis
-from sqlalchemy import create_engine
 
 from saas import create_app as make_app
 from saas import embedded
 from saas.config import database_url
 from saas.db import db
 from saas.tenants.migrate import Migrator
-from saas.tenants.provisioning import drop_all_schemas
+from saas.tenants.provisioning import drop_database
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -90,12 +89,7 @@ def services(name: str) -> Iterator[Services]:
         )
     finally:
         db.dispose()
-        # Tenant roles belong to the cluster: drop them with their schemas first.
-        engine = create_engine(database_url(re.sub(r"/postgres(\?|$)", rf"/{dbname}\1", admin)))
-        drop_all_schemas(engine)
-        engine.dispose()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        drop_database(admin, dbname)
         redis.flushdb()
         shutil.rmtree(workdir, ignore_errors=True)
 
