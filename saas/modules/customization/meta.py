@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, MetaData, Select, Table, column, select, text
+from sqlalchemy import Column, MetaData, Select, Table, bindparam, column, select, text
 
 from saas.db import TENANT_SCHEMA, after_commit, current_tenant, session
 from saas.modules.customization import types
@@ -66,6 +66,9 @@ class Shape:
     columns: dict = field(default_factory=dict)
     # SELECT of the id and every field's column (Core, no ORM instances): for reading out
     values: Select | None = None
+    # ``values`` of one live record, bound as ``record_id``: one statement object, so
+    # SQLAlchemy computes its cache key once, not on every read
+    by_id: Select | None = None
 
 
 @dataclass
@@ -210,6 +213,9 @@ def _shape(otype, meta: TenantMeta) -> Shape:
         list_fields = tuple(f for f in ordered if f.in_list)
     table = otype.model.__table__
     columns = {f.name: column(f.name, types.sql_type(f), _selectable=table) for f in custom}
+    values = select(
+        table.c.id, *(columns.get(f.name, table.c.get(f.name)) for f in ordered if f.name != "id")
+    )
     searchable = tuple(otype.search_fields) + tuple(
         f.name for f in custom if f.type in TEXTUAL - {"longtext"}
     )
@@ -223,10 +229,8 @@ def _shape(otype, meta: TenantMeta) -> Shape:
         table=_table(otype, custom),
         rules=tuple(meta.rules.get(otype.name, ())),
         columns=columns,
-        values=select(
-            table.c.id,
-            *(columns.get(f.name, table.c.get(f.name)) for f in ordered if f.name != "id"),
-        ),
+        values=values,
+        by_id=values.where(table.c.deleted_at.is_(None), table.c.id == bindparam("record_id")),
     )
 
 

@@ -95,8 +95,11 @@ def get_values(otype: ObjectType, record_id, *, viewer=None):
     """The values of a visible record outside the recycle bin (:func:`select_values`)."""
     if (record_id := _record_id(record_id)) is None:
         return None
-    stmt = select_values(otype, viewer=viewer).where(otype.model.__table__.c.id == record_id)
-    return session().execute(stmt).first()
+    stmt = meta.shape(otype).by_id
+    clause = access.visible_clause(otype.model.__table__.c, viewer)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    return session().execute(stmt, {"record_id": record_id}).first()
 
 
 def fetch(otype: ObjectType, stmt) -> list:
