@@ -1,8 +1,8 @@
 """Where an API call's time goes, in process: the Flask test client on the benchmark's data.
 
 For each kind of call: the time per call; what one call sends to PostgreSQL (connection
-checkouts, which ping the server first with ``pool_pre_ping``, transactions, each a BEGIN
-and a COMMIT or ROLLBACK round trip, and the statements with their median time over
+checkouts, pinged first only after sitting idle, transactions, each a BEGIN with the
+tenant's role and a COMMIT or ROLLBACK round trip, and the statements with their median time over
 ``SAMPLES`` calls); the plan of its slowest SELECT; and the functions it spends its time
 in (cProfile, the app's own and the waits on PostgreSQL and Redis).
 """
@@ -93,7 +93,7 @@ def run(app, database_url: str, token: str, paths: dict[str, list[str]], n: int 
         statements, counts = calls[-1]
         print(f"\n-- {kind}: {per_call:.2f} ms per call in process ({n} calls, test client)")
         print(
-            f"   one call: {counts['checkout']} connection checkouts (pre-ping each),"
+            f"   one call: {counts['checkout']} connection checkouts,"
             f" {counts['begin']} transactions, {len(statements)} statements"
             f" (median ms of {SAMPLES} calls):"
         )

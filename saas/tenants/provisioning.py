@@ -12,6 +12,8 @@ import json
 import uuid
 from functools import cache
 
+import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection, MetaData, delete, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -84,9 +86,6 @@ def drop_database(admin_url: str, name: str) -> int:
     """Drop a throw-away database (tests, benchmarks) and the roles of its tenants, which
     belong to the cluster and outlive it: the schemas go with the database, then the
     roles, many per statement. Returns how many tenants it held."""
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
     try:
         with psycopg.connect(make_conninfo(admin_url, dbname=name)) as conn:
             names = [
