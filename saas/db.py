@@ -116,6 +116,7 @@ class Database:
                 pool_recycle=self._options.get("pool_recycle", 1800),
             )
             _ping_when_idle(self._engine)
+            event.listen(self._engine, "begin", _tenant_role)
         return self._engine
 
     def dispose(self, close: bool = True) -> None:
@@ -243,18 +244,56 @@ def _require_scope() -> Scope:
 SCOPE = "saas.scope"
 
 
-@event.listens_for(UnitOfWorkSession, "after_begin")
-def _tenant_role(session, _transaction, connection):
-    # Defense in depth: even a wrong query cannot reach another tenant's schema.
-    scope = session.info[SCOPE]
-    if scope.tenant is not None:
-        name = scope.tenant.schema_name
-        if not _TENANT_NAME.match(name):
-            raise ValueError(f"not a tenant schema name: {name!r}")
-        # BEGIN and the role in one round trip (psycopg sends both at the pipeline's end).
-        raw = connection.connection.driver_connection
+_SESSION_ROLE = "saas.session_role"  # in a pooled connection's info: its SET ROLE, if any
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+def _tenant_role(conn) -> None:
+    """Every transaction runs as the database role of the tenant its engine is bound to
+    (:meth:`Database.engine_for`), public work as the login role.
+
+    Defense in depth: even a wrong query cannot reach another tenant's schema. A
+    transaction gets ``SET LOCAL ROLE``, sent with its BEGIN in one round trip. A
+    statement in autocommit mode (:func:`read_alone`) is its own transaction: the role
+    is set for the server session instead, once for as long as the connection serves
+    the same tenant, and recorded in the pooled connection's ``info`` (cleared when the
+    connection is replaced) so that the next transaction of another tenant, or of
+    public work, sets its own.
+    """
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    role = translate.get(TENANT_SCHEMA)
+    if role is not None and not _TENANT_NAME.match(role):
+        raise ValueError(f"not a tenant schema name: {role!r}")
+    raw = conn.connection.driver_connection
+    if raw.autocommit:
+        if conn.info.get(_SESSION_ROLE) != role:
+            raw.execute(f'SET ROLE "{role}"' if role else "RESET ROLE")
+            conn.info[_SESSION_ROLE] = role
+    elif role is not None or conn.info.get(_SESSION_ROLE) is not None:
+        # psycopg sends the BEGIN and the role together at the pipeline's end.
         with raw.pipeline():
-            raw.execute(f'SET LOCAL ROLE "{name}"')
+            raw.execute(f'SET LOCAL ROLE "{role}"' if role else "SET LOCAL ROLE NONE")
+
+
+def read_alone(statement, params=None) -> list:
+    """The rows of a SELECT run as a transaction of its own, in autocommit mode: one
+    round trip to the server, as a bare psycopg query takes, with the tenant's role.
+
+    For a request that only reads (the API's GET of a record or a list): a unit of
+    work's transaction takes three round trips (BEGIN with the role, the statement,
+    COMMIT). Inside an open transaction the statement simply runs in it.
+    """
+    session = _require_scope().session
+    if session.in_transaction():
+        return session.execute(statement, params).all()
+    session.connection(execution_options=AUTOCOMMIT)
+    try:
+        rows = session.execute(statement, params).all()
+    except BaseException:
+        session.rollback()  # hands the connection back; the pool ends autocommit
+        raise
+    session.commit()  # nothing to send; hands the connection back
+    return rows
 
 
 # SQLAlchemy reports a savepoint's release as a commit and its rollback as a rollback:

@@ -253,3 +253,67 @@ def test_a_tenant_transaction_cannot_reach_another_schema_even_with_raw_sql(clie
     with db.scope(a.ref()) as s:  # the tenant's own schema and the public tables work
         assert s.execute(text(f'SELECT count(*) FROM "{a.schema_name}".contacts')).scalar_one() == 0
         assert s.execute(select(func.count()).select_from(Tenant)).scalar_one() >= 2
+
+
+def test_a_read_in_one_round_trip_runs_as_the_tenant_and_ends_its_transaction(client, make_client):
+    """read_alone() runs a SELECT as its own transaction in autocommit mode (the API's GET
+    of a record), with the tenant's role set for the server session: the role holds for
+    it, another schema stays out of reach, and whatever the same pooled connection runs
+    next (another tenant, public work, Core connections) runs as its own role."""
+    import pytest
+    from sqlalchemy.exc import ProgrammingError
+
+    from saas.db import read_alone
+
+    slug_a, _ = signup(client)
+    slug_b, _ = signup(make_client())
+    a, b = _tenant(slug_a), _tenant(slug_b)
+    with db.scope(b.ref()):
+        records.create(object_type("contact"), {"last_name": "PrivateB"})
+    with db.scope() as s:
+        login = s.execute(text("SELECT current_user")).scalar_one()
+    who = text("SELECT pg_backend_pid(), current_user")
+    with db.scope(a.ref()) as s:
+        [(pid, user)] = read_alone(who)
+        assert user == a.schema_name
+        assert not s.in_transaction()  # committed with it
+        assert s.execute(text("SELECT current_user")).scalar_one() == a.schema_name
+        s.commit()
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            read_alone(text(f'SELECT last_name FROM "{b.schema_name}".contacts'))
+        s.rollback()  # the unit of work goes on after a failed read
+        records.create(object_type("contact"), {"last_name": "Written"})
+        # Inside an open transaction the read simply runs in it and sees its writes.
+        assert read_alone(select(Contact.last_name)) == [("Written",)]
+        assert s.in_transaction()
+    with db.scope(a.ref()) as s:
+        assert s.execute(select(Contact.last_name)).scalars().all() == ["Written"]
+
+    # The connection that read as A, whichever comes out of the pool, serves others as them.
+    def each_connection(run):
+        seen = {}
+        for _ in range(db.engine.pool.checkedin() + 1):
+            seen.update(run())
+        return seen[pid]
+
+    def public():
+        with db.scope() as s:
+            return [s.execute(who).one()]
+
+    def core(**options):
+        with db.engine.connect().execution_options(**options) as conn:
+            return [conn.execute(who).one()]
+
+    def tenant_b(read):
+        with db.scope(b.ref()) as s:
+            if read:
+                return read_alone(who)
+            return [s.execute(who).one()]
+
+    assert each_connection(public) == login
+    assert each_connection(core) == login
+    assert each_connection(lambda: tenant_b(read=True)) == b.schema_name
+    assert each_connection(lambda: core(isolation_level="AUTOCOMMIT")) == login
+    assert each_connection(lambda: tenant_b(read=True)) == b.schema_name
+    assert each_connection(public) == login
+    assert each_connection(lambda: tenant_b(read=False)) == b.schema_name

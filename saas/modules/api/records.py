@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
-from saas.db import session
+from saas.db import read_alone, session
 from saas.i18n import tenant_settings
 from saas.modules.api import query, serialize
 from saas.modules.api.blueprint import actor, body, bp, invalid, require
@@ -47,7 +47,7 @@ def index(otype: ObjectType):
     if aq.after is not None:
         stmt = stmt.where(query.after_clause(otype, aq.sort, aq.after))
     stmt = stmt.order_by(*query.ordering(otype, aq.sort)).limit(aq.limit + 1)
-    rows = session().execute(stmt).all()
+    rows = read_alone(stmt)
     more = len(rows) > aq.limit
     rows = rows[: aq.limit]
     data = [serialize.record(otype, r, aq.fields) for r in rows]

@@ -22,7 +22,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
-from saas.db import current_tenant, session
+from saas.db import current_tenant, read_alone, session
 from saas.i18n import tenant_settings
 from saas.modules.customization import meta
 from saas.modules.records import access, search
@@ -99,7 +99,8 @@ def get_values(otype: ObjectType, record_id, *, viewer=None):
     clause = access.visible_clause(otype.model.__table__.c, viewer)
     if clause is not None:
         stmt = stmt.where(clause)
-    return session().execute(stmt, {"record_id": record_id}).first()
+    rows = read_alone(stmt, {"record_id": record_id})
+    return rows[0] if rows else None
 
 
 def fetch(otype: ObjectType, stmt) -> list:
