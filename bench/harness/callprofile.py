@@ -1,10 +1,11 @@
 """Where an API call's time goes, in process: the Flask test client on the benchmark's data.
 
 For each kind of call: the time per call; what one call sends to PostgreSQL (connection
-checkouts, pinged first only after sitting idle, transactions, each a BEGIN with the
-tenant's role and a COMMIT or ROLLBACK round trip, and the statements with their median time over
-``SAMPLES`` calls); the plan of its slowest SELECT; and the functions it spends its time
-in (cProfile, the app's own and the waits on PostgreSQL and Redis).
+checkouts, pinged first only after sitting idle; transactions, each a BEGIN with the
+tenant's role and a COMMIT or ROLLBACK round trip, except a read alone
+(``saas.db.read_alone``), one statement in autocommit mode; and the statements with their
+median time over ``SAMPLES`` calls); the plan of its slowest SELECT; and the functions it
+spends its time in (cProfile, the app's own and the waits on PostgreSQL and Redis).
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def _short(statement: str) -> str:
 
 
 def explain(url: str, statements: list) -> None:
-    """EXPLAIN ANALYZE of the slowest SELECT, after the statements before it (SET LOCAL
-    ROLE), in a transaction rolled back."""
+    """EXPLAIN ANALYZE of the slowest SELECT, after the call's other statements before
+    it, in a transaction rolled back (as the login role: the tenant's is set outside
+    SQLAlchemy's statements)."""
     selects = [i for i, s in enumerate(statements) if s[0].lstrip().upper().startswith("SELECT")]
     slowest = max(selects, key=lambda i: statements[i][2])
     with psycopg.connect(url) as raw:
