@@ -276,8 +276,9 @@ def _tenant_role(conn) -> None:
 
 
 def read_alone(statement, params=None) -> list:
-    """The rows of a SELECT run as a transaction of its own, in autocommit mode: one
-    round trip to the server, as a bare psycopg query takes, with the tenant's role.
+    """The rows of a SELECT run as a transaction of its own: on a connection of the unit
+    of work's engine in autocommit mode, one round trip to the server, as a bare
+    psycopg query takes, with the tenant's role (:func:`_tenant_role`).
 
     For a request that only reads (the API's GET of a record or a list): a unit of
     work's transaction takes three round trips (BEGIN with the role, the statement,
@@ -286,14 +287,8 @@ def read_alone(statement, params=None) -> list:
     session = _require_scope().session
     if session.in_transaction():
         return session.execute(statement, params).all()
-    session.connection(execution_options=AUTOCOMMIT)
-    try:
-        rows = session.execute(statement, params).all()
-    except BaseException:
-        session.rollback()  # hands the connection back; the pool ends autocommit
-        raise
-    session.commit()  # nothing to send; hands the connection back
-    return rows
+    with session.get_bind().connect().execution_options(**AUTOCOMMIT) as conn:
+        return conn.execute(statement, params).all()
 
 
 # SQLAlchemy reports a savepoint's release as a commit and its rollback as a rollback:
