@@ -250,9 +250,77 @@ def test_a_tenant_transaction_cannot_reach_another_schema_even_with_raw_sql(clie
         assert s.execute(text("SELECT current_user")).scalar_one() == a.schema_name
         with pytest.raises(ProgrammingError, match="permission denied"):
             s.execute(text(f'SELECT last_name FROM "{b.schema_name}".contacts'))
-    with db.scope(a.ref()) as s:  # the tenant's own schema and the public tables work
+    with db.scope(a.ref()) as s:  # the tenant's own schema and its own public rows work
         assert s.execute(text(f'SELECT count(*) FROM "{a.schema_name}".contacts')).scalar_one() == 0
-        assert s.execute(select(func.count()).select_from(Tenant)).scalar_one() >= 2
+        assert s.execute(select(Tenant.slug)).scalars().all() == [slug_a]
+
+
+def test_a_tenant_transaction_sees_only_its_own_rows_of_the_public_tables(
+    client, make_client, api_key
+):
+    """Row-level security: even raw SQL without a tenant filter, run by a tenant's role,
+    sees and changes only that tenant's members, users, keys and jobs; the platform's own
+    tables are out of reach."""
+    import pytest
+    from sqlalchemy.exc import ProgrammingError
+
+    from saas.modules.accounts.models import Membership, User
+
+    slug_a, email_a = signup(client)
+    slug_b, email_b = signup(make_client())
+    a, b = _tenant(slug_a), _tenant(slug_b)
+    api_key(slug_b)  # made in B's transaction: its own rows may be written
+    with db.scope(a.ref()) as s:
+        assert s.execute(select(User.email)).scalars().all() == [email_a]
+        tenants = s.execute(select(Membership.tenant_id).distinct()).scalars().all()
+        assert tenants == [a.id]
+        assert s.execute(text("SELECT count(*) FROM public.api_keys")).scalar_one() == 0
+        assert (
+            s.execute(
+                text(f"SELECT count(*) FROM public.tracked_jobs WHERE tenant_id <> '{a.id}'")
+            ).scalar_one()
+            == 0
+        )
+        changed = s.execute(text("UPDATE public.users SET name = 'Mallory'")).rowcount
+        assert changed == 1  # A's own owner only
+        changed = s.execute(text("UPDATE public.tenants SET name = 'Mallory'")).rowcount
+        assert changed == 1
+        s.rollback()
+        with pytest.raises(ProgrammingError, match="row-level security"):
+            s.execute(
+                text(
+                    "INSERT INTO public.memberships (tenant_id, user_id, role) "
+                    "SELECT :b, id, 'owner' FROM public.users"
+                ),
+                {"b": b.id},
+            )
+        s.rollback()
+        for table in ("schema_pool", "alembic_version"):
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                s.execute(text(f"SELECT 1 FROM public.{table}"))
+            s.rollback()
+    with db.scope() as s:  # the platform's own work sees everything, B is untouched
+        assert s.get(Tenant, b.id).name != "Mallory"
+        assert s.execute(select(User.name).where(User.email == email_b)).scalar_one() != "Mallory"
+        keys_b = text("SELECT count(*) FROM public.api_keys WHERE tenant_id = :b")
+        assert s.execute(keys_b, {"b": b.id}).scalar_one() == 1
+
+
+def test_every_public_table_is_kept_from_tenant_roles_or_filtered_by_row(app):
+    """A new public table is either out of a tenant role's reach or has row-level
+    security (migrations/public/versions/p0007_tenant_row_security.py)."""
+    with db.scope() as s:
+        rows = s.execute(
+            text(
+                "SELECT c.relname, c.relrowsecurity,"
+                " has_table_privilege('saas_tenant', c.oid, 'SELECT,INSERT,UPDATE,DELETE')"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+            )
+        ).all()
+    assert rows
+    exposed = [name for name, secured, granted in rows if granted and not secured]
+    assert exposed == []
 
 
 def test_a_read_in_one_round_trip_runs_as_the_tenant_and_ends_its_transaction(client, make_client):
