@@ -71,6 +71,14 @@ class Scope:
     # Savepoint -> how many callbacks were registered when it began.
     marks: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
 
+    def commit(self) -> None:
+        """Commit the unit of work's changes and run its callbacks; with none of either
+        (a request that only read alone, :func:`read_alone`), there is nothing to do, and
+        no empty transaction is begun to be committed. Adding, changing or deleting an
+        object begins a transaction, so none of them is missed."""
+        if self.session.in_transaction() or self.callbacks:
+            self.session.commit()
+
 
 class UnitOfWorkSession(Session):
     """The session of a unit of work: its hooks are declared once, on this class (see
@@ -153,7 +161,7 @@ class Database:
         try:
             if scope is not None:
                 if commit:
-                    scope.session.commit()
+                    scope.commit()
                 else:
                     scope.session.rollback()
         finally:
@@ -224,7 +232,7 @@ def _request_hooks(app, database: Database) -> None:
     @app.after_request
     def _commit(response):
         if g.get("db_token") is not None and response.status_code < 400:
-            session().commit()
+            _require_scope().commit()
         return response
 
     @app.teardown_request

@@ -153,9 +153,14 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def _reject_nul_characters():
     """PostgreSQL text cannot hold NUL; say so before anything tries to store one."""
-    values = [*request.args.values(), *request.form.values()]
+    values = list(request.args.values())
+    if request.mimetype in FORM_TYPES:  # the only bodies werkzeug parses into a form
+        values.extend(request.form.values())
     if any("\x00" in v for v in values):
         from flask_babel import gettext as _
 

@@ -57,3 +57,29 @@ def test_connections_dropped_by_the_server_are_replaced_before_use(app, monkeypa
         for _ in range(db.engine.pool.size() + 1):  # whichever pooled connection comes out
             with db.scope() as s:
                 assert s.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_a_unit_of_work_without_statements_still_commits_what_it_holds(app):
+    """The end of a unit of work commits only when there is something to commit (a read
+    alone leaves no transaction open), yet a callback, an object added or one changed
+    after an earlier commit, with no statement run since, is never lost."""
+    from sqlalchemy import select
+
+    from saas.tenants.models import AuditLog
+
+    ran = []
+    with app.app_context():
+        with db.scope() as s:
+            after_commit(lambda: ran.append("no statement ran"))
+        assert ran == ["no statement ran"]
+        with db.scope() as s:
+            s.add(AuditLog(action="test.pending_only"))  # not flushed
+        with db.scope() as s:
+            entry = s.execute(
+                select(AuditLog).where(AuditLog.action == "test.pending_only")
+            ).scalar_one()
+            s.commit()
+            entry.action = "test.changed_after_commit"  # with no statement run since
+        with db.scope() as s:
+            found = s.execute(select(AuditLog.action).where(AuditLog.id == entry.id))
+            assert found.scalar_one() == "test.changed_after_commit"

@@ -15,10 +15,13 @@ from decimal import Decimal
 from saas.modules.records.registry import ObjectType
 
 _MISSING = object()
+_AS_IS = frozenset({str, int, float, bool, type(None)})
 
 
 def jsonable(value):
     """One field value as JSON."""
+    if type(value) in _AS_IS:  # most values: checked first, once
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
