@@ -4,6 +4,7 @@ limits, scopes and user-bound keys, and a problem+json answer for each bad input
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pytest
 
@@ -95,6 +96,28 @@ def test_filters(tenant):
     _problem(c.get("/api/v1/contacts?account_id=abc"), 400, "bad-request")
     _problem(c.get("/api/v1/contacts?owner_id=10000000000000000000"), 400, "bad-request")
     _problem(c.get("/api/v1/contacts?account_id[in]=1,99999999999999999999"), 400, "bad-request")
+
+
+def test_datetime_filters_read_times_in_the_company_time_zone(tenant, app):
+    """A time without an offset is a time in the company's zone, as in the browser."""
+    from datetime import UTC, datetime, timedelta
+
+    from saas.modules.workspace import service as workspace
+
+    c = tenant["api"]
+    created = c.post("/api/v1/contacts", json={"last_name": "Tz"}).get_json()["created_at"]
+    with _in_company(app, tenant["slug"]):
+        workspace.update_settings(None, timezone="Asia/Shanghai")  # UTC+8 all year
+    at = datetime.fromisoformat(created).astimezone(UTC).replace(tzinfo=None)
+    typed = (at + timedelta(hours=4)).isoformat(timespec="seconds")  # 4 h before, in Shanghai
+
+    def names(query):
+        resp = c.get(f"/api/v1/contacts?{query}")
+        assert resp.status_code == 200, resp.get_json()
+        return [r["last_name"] for r in resp.get_json()["data"]]
+
+    assert names(f"created_at[gt]={typed}") == ["Tz"]
+    assert names(f"created_at[lte]={typed}") == []
 
 
 def test_custom_field_filter_and_sort(tenant, app):
@@ -382,16 +405,25 @@ def test_user_bound_key_sees_what_the_user_sees(
     assert created["owner_id"] == member  # the key acts as its user
 
 
-def _set_visibility(app, slug, **scopes):
+@contextmanager
+def _in_company(app, slug):
+    """A unit of work of the company ``slug``."""
     from sqlalchemy import select
 
     from saas.db import db
-    from saas.modules.workspace import service as workspace
     from saas.tenants.models import Tenant
 
-    with app.app_context(), db.scope() as s:
-        ref = s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
-    with app.app_context(), db.scope(ref):
+    with app.app_context():
+        with db.scope() as s:
+            ref = s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
+        with db.scope(ref):
+            yield
+
+
+def _set_visibility(app, slug, **scopes):
+    from saas.modules.workspace import service as workspace
+
+    with _in_company(app, slug):
         current = workspace.settings().get("visibility") or {}
         workspace.update_settings(None, visibility={**current, **scopes})
 
