@@ -8,9 +8,8 @@ ISO 8601 with an offset, lookups and users ids.
 
 from __future__ import annotations
 
-from saas.modules.records.fields import Field
+from saas.modules.records.fields import Field, jsonable  # one JSON form of a value
 from saas.modules.records.registry import ObjectType
-from saas.modules.webhooks.payload import jsonable  # one JSON form of a value everywhere
 
 READ_ONLY = {"id", "created_at", "updated_at", "deleted_at", "created_by"}
 DECIMAL = {"number", "currency", "percent"}

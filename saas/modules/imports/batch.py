@@ -16,6 +16,7 @@ from saas.db import session
 from saas.modules.imports.models import Import, ImportProblem, ImportRow
 from saas.modules.imports.plan import Parsed, Plan
 from saas.modules.records import bulk, service
+from saas.modules.records.fields import jsonable
 from saas.modules.records.registry import ObjectType, get
 from saas.modules.workspace.service import settings
 
@@ -194,7 +195,7 @@ class Batch:
             self.failed(number, reason)
         by_number = {n: rid for n, rid, _p in items}
         for number, changed in changes.items():
-            before = {name: _jsonable(old) for name, (old, _new) in changed.items()}
+            before = {name: jsonable(old) for name, (old, _new) in changed.items()}
             self.out.logged.append([self.imp.id, number, by_number[number], Jsonb(before)])
         self.imp.updated += len(changes)
         self.imp.unchanged += len(rows) - len(changes) - len(errors)
@@ -206,7 +207,3 @@ class Batch:
         if self.out.problems:
             columns = ["import_id", "row", "skipped", "cells", "reason"]
             bulk.copy_into(ImportProblem.__table__, columns, self.out.problems)
-
-
-def _jsonable(value):
-    return service._jsonable(value)

@@ -8,6 +8,7 @@ them through :func:`display`, so a type behaves the same everywhere.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -298,3 +299,25 @@ def form_value(f: Field, value, tz: str = "UTC") -> str:
     if f.type == "bool":
         return "on" if value else ""
     return str(value)
+
+
+# -- values as JSON -----------------------------------------------------------------
+
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
+def jsonable(value):
+    """One field value as JSON."""
+    if type(value) in _AS_IS:  # most values: checked first, once
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value

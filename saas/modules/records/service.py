@@ -11,8 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
@@ -26,7 +25,7 @@ from saas.db import current_tenant, read_alone, session
 from saas.i18n import tenant_settings
 from saas.modules.customization import meta
 from saas.modules.records import access, search
-from saas.modules.records.fields import Field, FieldError, parse
+from saas.modules.records.fields import Field, FieldError, jsonable, parse
 from saas.modules.records.models import TimelineEntry
 from saas.modules.records.registry import ObjectType, all_types, get, type_of
 
@@ -236,14 +235,6 @@ def _as_list(value) -> list:
 # -- writing -----------------------------------------------------------------------
 
 
-def _jsonable(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
 def _timeline(otype: ObjectType, record_id: int, kind: str, actor: int | None, **data) -> None:
     session().add(
         TimelineEntry(object=otype.name, record_id=record_id, kind=kind, user_id=actor, data=data)
@@ -253,7 +244,7 @@ def _timeline(otype: ObjectType, record_id: int, kind: str, actor: int | None, *
 def note_event(record, kind: str, actor: int | None = None, **data) -> None:
     """Add an entry of ``kind`` to a record's timeline (stage moves, conversions...)."""
     otype = type_of(record)
-    _timeline(otype, record.id, kind, actor, **{k: _jsonable(v) for k, v in data.items()})
+    _timeline(otype, record.id, kind, actor, **{k: jsonable(v) for k, v in data.items()})
 
 
 def shown_changes(otype: ObjectType, many: list[dict]) -> list[dict]:
@@ -274,7 +265,7 @@ def shown_changes(otype: ObjectType, many: list[dict]) -> list[dict]:
         one = {}
         for name, (old, new) in changes.items():
             labels = names.get(name, {})
-            one[name] = [_jsonable(_label(labels, old)), _jsonable(_label(labels, new))]
+            one[name] = [jsonable(_label(labels, old)), jsonable(_label(labels, new))]
         shown.append(one)
     return shown
 

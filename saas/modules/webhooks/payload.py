@@ -9,30 +9,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 
+from saas.modules.records.fields import jsonable
 from saas.modules.records.registry import ObjectType
 
 _MISSING = object()
-_AS_IS = frozenset({str, int, float, bool, type(None)})
-
-
-def jsonable(value):
-    """One field value as JSON."""
-    if type(value) in _AS_IS:  # most values: checked first, once
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    return value
 
 
 def record_json(otype: ObjectType, record) -> dict:
