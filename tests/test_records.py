@@ -88,6 +88,7 @@ def test_bad_input_is_explained_and_nothing_is_stored(client):
         {
             "last_name": "",
             "email": "not-an-email",
+            "phone": "(--) / x",  # phone characters, but no digit
             "birthday": "31/02/2020",
             "account_id": "No Such Company",
         },
@@ -96,6 +97,7 @@ def test_bad_input_is_explained_and_nothing_is_stored(client):
     assert resp.status_code == 400
     assert "Last name is required." in body
     assert "enter an e-mail address like name@example.com" in body
+    assert "use digits, spaces and + ( ) - only, like +1 555 0100" in body
     assert "enter a date like 2026-03-31" in body
     assert "no Account named “No Such Company”" in body
     resp = post(client, f"/app/{slug}/contacts/new", {"last_name": "X", "account_id": "twin co"})

@@ -35,7 +35,7 @@ SORTABLE = TEXTUAL - {"longtext"} | {
     "bool",
     "choice",
 }
-PHONE = re.compile(r"^\+?[0-9 ().\-/x]{3,40}$")
+PHONE = re.compile(r"^(?=[^0-9]*[0-9])\+?[0-9 ().\-/x]{3,40}$")  # and at least one digit
 TRUE = {"1", "true", "on", "yes", "y", "是", "对"}
 FALSE = {"0", "false", "off", "no", "n", "", "否", "不"}
 
@@ -141,7 +141,7 @@ def _email(f: Field, raw, tz):
 
 def _phone(f: Field, raw, tz):
     value = str(raw)
-    if not PHONE.match(value) or not any(c.isdigit() for c in value):
+    if not PHONE.match(value):
         raise FieldError(
             _l("%(label)s: use digits, spaces and + ( ) - only, like +1 555 0100.", label=f.label)
         )

@@ -8,6 +8,7 @@ the search document is kept current. Flushes, never commits.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -370,14 +371,16 @@ def _guarded(otype: ObjectType, write: Callable):
         raise error from None
 
 
+@functools.cache
+def _not_null(table) -> frozenset[str]:
+    return frozenset(c.name for c in table.columns if not c.nullable)
+
+
 def _fill_not_null(otype: ObjectType, values: dict, *, is_new: bool) -> None:
     """An optional field left empty whose column cannot be empty (a currency, a status)
     keeps its value, or on a new record gets the tenant's currency or the column default."""
-    columns = otype.model.__table__.columns
-    for name in [n for n, v in values.items() if v is None]:
-        column = columns.get(name)
-        if column is None or column.nullable:
-            continue
+    not_null = _not_null(otype.model.__table__)
+    for name in [n for n, v in values.items() if v is None and n in not_null]:
         if is_new and name == "currency":
             values[name] = (tenant_settings() if has_request_context() else {}).get(
                 "currency", "USD"
