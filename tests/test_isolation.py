@@ -275,12 +275,8 @@ def test_a_tenant_transaction_sees_only_its_own_rows_of_the_public_tables(
         tenants = s.execute(select(Membership.tenant_id).distinct()).scalars().all()
         assert tenants == [a.id]
         assert s.execute(text("SELECT count(*) FROM public.api_keys")).scalar_one() == 0
-        assert (
-            s.execute(
-                text(f"SELECT count(*) FROM public.tracked_jobs WHERE tenant_id <> '{a.id}'")
-            ).scalar_one()
-            == 0
-        )
+        others = text("SELECT count(*) FROM public.tracked_jobs WHERE tenant_id <> :a")
+        assert s.execute(others, {"a": a.id}).scalar_one() == 0
         changed = s.execute(text("UPDATE public.users SET name = 'Mallory'")).rowcount
         assert changed == 1  # A's own owner only
         changed = s.execute(text("UPDATE public.tenants SET name = 'Mallory'")).rowcount

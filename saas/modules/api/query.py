@@ -55,7 +55,8 @@ def _bad(param: str, detail: str) -> Problem:
 def _value(f: Field, raw: str, param: str, tz):
     loose = replace(f, required=False, retired=frozenset(), options=None, max_length=10_000)
     try:
-        value = parse(loose, raw, tz=tz() if f.type == "datetime" else "UTC")  # the only user
+        # Only a datetime is read in the company's zone: ask for it only then.
+        value = parse(loose, raw, tz=tz() if f.type == "datetime" else "UTC")
     except (FieldError, ValueError) as exc:
         raise _bad(param, str(exc)) from None
     if f.type in {"lookup", "user"} and not (isinstance(value, int) and value < MAX_ID):
