@@ -259,8 +259,9 @@ def test_a_tenant_transaction_sees_only_its_own_rows_of_the_public_tables(
     client, make_client, api_key
 ):
     """Row-level security: even raw SQL without a tenant filter, run by a tenant's role,
-    sees and changes only that tenant's members, users, keys and jobs; the platform's own
-    tables are out of reach."""
+    sees and changes only that tenant's members, users, keys and jobs; it cannot change
+    users (who may belong to other companies), its plan or status, or the audit log; the
+    platform's own tables are out of reach."""
     import pytest
     from sqlalchemy.exc import ProgrammingError
 
@@ -277,11 +278,17 @@ def test_a_tenant_transaction_sees_only_its_own_rows_of_the_public_tables(
         assert s.execute(text("SELECT count(*) FROM public.api_keys")).scalar_one() == 0
         others = text("SELECT count(*) FROM public.tracked_jobs WHERE tenant_id <> :a")
         assert s.execute(others, {"a": a.id}).scalar_one() == 0
-        changed = s.execute(text("UPDATE public.users SET name = 'Mallory'")).rowcount
-        assert changed == 1  # A's own owner only
         changed = s.execute(text("UPDATE public.tenants SET name = 'Mallory'")).rowcount
-        assert changed == 1
+        assert changed == 1  # its own name only
         s.rollback()
+        for statement in (
+            "UPDATE public.users SET name = 'Mallory'",  # a user may belong to B too
+            "UPDATE public.tenants SET plan = 'enterprise', status = 'active'",
+            "DELETE FROM public.audit_log",
+        ):
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                s.execute(text(statement))
+            s.rollback()
         with pytest.raises(ProgrammingError, match="row-level security"):
             s.execute(
                 text(

@@ -1,4 +1,5 @@
-"""row-level security on the public tables: a tenant's role sees only its own rows
+"""row-level security on the public tables: a tenant's role sees only its own rows,
+and changes only what its transactions change
 
 Tenant transactions run as the tenant's database role (see saas.db). Until now that
 role could read and write every row of the public tables, so a query missing its
@@ -47,6 +48,13 @@ OWN_ROWS = {
 # Tables no tenant transaction has any business with.
 PLATFORM_ONLY = ("schema_pool", "alembic_version")
 POLICY = "tenant_own_rows"
+# Of the rows it sees, what a tenant's role may not change: users (a person may belong
+# to other companies too: their e-mail or password is never the business of one
+# company's transaction), its own company row except its name and the version of its
+# customization (not its plan or status), and the audit log once written.
+READ_ONLY = {"users": "INSERT, UPDATE, DELETE", "tenants": "INSERT, UPDATE, DELETE"}
+APPEND_ONLY = {"audit_log": "UPDATE, DELETE"}
+COMPANY_COLUMNS = "name, meta_version"
 
 
 def upgrade():
@@ -60,9 +68,15 @@ def upgrade():
         )
     for table in PLATFORM_ONLY:
         op.execute(f"REVOKE ALL ON public.{table} FROM saas_tenant")
+    for table, rights in {**READ_ONLY, **APPEND_ONLY}.items():
+        op.execute(f"REVOKE {rights} ON public.{table} FROM saas_tenant")
+    op.execute(f"GRANT UPDATE ({COMPANY_COLUMNS}) ON public.tenants TO saas_tenant")
 
 
 def downgrade():
+    op.execute(f"REVOKE UPDATE ({COMPANY_COLUMNS}) ON public.tenants FROM saas_tenant")
+    for table, rights in {**READ_ONLY, **APPEND_ONLY}.items():
+        op.execute(f"GRANT {rights} ON public.{table} TO saas_tenant")
     for table in PLATFORM_ONLY:
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON public.{table} TO saas_tenant")
     for table in OWN_ROWS:
