@@ -4,11 +4,12 @@ limits, scopes and user-bound keys, and a problem+json answer for each bad input
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 
+from saas.db import db
 from tests.conftest import PASSWORD, post, signup, unique
+from tests.factories import tenant_ref, user_id
 
 PROBLEM = "application/problem+json"
 
@@ -55,7 +56,7 @@ def test_create_read_update_delete_restore(tenant):
     assert c.get(f"/api/v1/contacts/{rec['id']}").status_code == 200
 
 
-def test_field_selection_and_embedding(tenant):
+def test_field_selection_and_embedding(tenant, app):
     c = tenant["api"]
     account = c.post("/api/v1/accounts", json={"name": "Acme"}).get_json()
     contact = c.post(
@@ -65,6 +66,11 @@ def test_field_selection_and_embedding(tenant):
     assert one == {"id": contact["id"], "object": "contact", "last_name": "Lee"}
     page = c.get("/api/v1/contacts?fields=last_name,account_id&expand=account_id").get_json()
     assert page["data"][0]["_embedded"]["account_id"]["name"] == "Acme"
+    with app.app_context():
+        owner = user_id(tenant["email"])
+    c.patch(f"/api/v1/accounts/{account['id']}", json={"owner_id": owner})
+    owned = c.get("/api/v1/accounts?expand=owner_id").get_json()["data"][0]
+    assert owned["_embedded"]["owner_id"]["email"] == tenant["email"]  # from public.users
     _problem(c.get("/api/v1/contacts?fields=nope"), 400, "bad-request")
     _problem(c.get("/api/v1/contacts?expand=last_name"), 400, "bad-request")
 
@@ -106,7 +112,7 @@ def test_datetime_filters_read_times_in_the_company_time_zone(tenant, app):
 
     c = tenant["api"]
     created = c.post("/api/v1/contacts", json={"last_name": "Tz"}).get_json()["created_at"]
-    with _in_company(app, tenant["slug"]):
+    with app.app_context(), db.scope(tenant_ref(tenant["slug"])):
         workspace.update_settings(None, timezone="Asia/Shanghai")  # UTC+8 all year
     at = datetime.fromisoformat(created).astimezone(UTC).replace(tzinfo=None)
     typed = (at + timedelta(hours=4)).isoformat(timespec="seconds")  # 4 h before, in Shanghai
@@ -353,7 +359,6 @@ def test_scopes_per_object(tenant, api_key, api):
 def test_revoked_and_expired_keys_stop_working(tenant, app):
     from datetime import UTC, datetime, timedelta
 
-    from saas.db import db
     from saas.modules.api import keys
     from saas.modules.api.models import ApiKey
 
@@ -376,7 +381,6 @@ def test_revoked_and_expired_keys_stop_working(tenant, app):
 def test_user_bound_key_sees_what_the_user_sees(
     client, make_client, app, api_key, api, run_jobs, mailbox
 ):
-    from saas.db import db
     from saas.modules.accounts.models import User
 
     slug, owner_email = signup(client)
@@ -405,25 +409,10 @@ def test_user_bound_key_sees_what_the_user_sees(
     assert created["owner_id"] == member  # the key acts as its user
 
 
-@contextmanager
-def _in_company(app, slug):
-    """A unit of work of the company ``slug``."""
-    from sqlalchemy import select
-
-    from saas.db import db
-    from saas.tenants.models import Tenant
-
-    with app.app_context():
-        with db.scope() as s:
-            ref = s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
-        with db.scope(ref):
-            yield
-
-
 def _set_visibility(app, slug, **scopes):
     from saas.modules.workspace import service as workspace
 
-    with _in_company(app, slug):
+    with app.app_context(), db.scope(tenant_ref(slug)):
         current = workspace.settings().get("visibility") or {}
         workspace.update_settings(None, visibility={**current, **scopes})
 
@@ -476,7 +465,6 @@ def test_import_through_the_api(tenant, run_jobs):
 def test_a_remembered_key_follows_changes_at_once(tenant, api_key, api, app):
     """Keys are remembered by each process between calls; a change made meanwhile (a new
     custom field, a revoked key, a suspended company) applies to the very next call."""
-    from saas.db import db
     from saas.modules.api.models import ApiKey
     from saas.tenants import service as tenants
     from saas.tenants.models import Tenant

@@ -8,7 +8,7 @@ import uuid
 from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
-from saas.db import current_tenant, session
+from saas.db import current_tenant, read_alone, session
 from saas.modules.api import serialize
 from saas.modules.api.blueprint import actor, body, bp, invalid, require
 from saas.modules.api.problems import Problem
@@ -138,8 +138,7 @@ def search_all():
         if clause is None:
             continue
         stmt = service.select_values(otype, viewer=g.viewer).where(clause).limit(10)
-        rows = session().execute(stmt).all()
-        results += [serialize.record(otype, r) for r in rows]
+        results += [serialize.record(otype, r) for r in read_alone(stmt)]
     return jsonify({"object": "list", "data": results})
 
 

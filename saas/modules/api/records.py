@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
-from saas.db import read_alone, session
+from saas.db import read_alone
 from saas.i18n import tenant_settings
 from saas.modules.api import query, serialize
 from saas.modules.api.blueprint import actor, body, bp, invalid, require
@@ -26,9 +26,13 @@ def found(otype: ObjectType, record_id: int, *, deleted: bool = False):
     """The record, visible to the caller, or a 404 (another tenant's ids are unknown here)."""
     rec = service.get_record(otype, record_id, deleted=deleted, viewer=g.viewer)
     if rec is None:
-        where = "in the recycle bin" if deleted else "that you can see"
-        raise Problem("not-found", f"There is no {otype.name} {record_id} {where}.")
+        raise _not_found(otype, record_id, deleted=deleted)
     return rec
+
+
+def _not_found(otype: ObjectType, record_id: int, *, deleted: bool = False) -> Problem:
+    where = "in the recycle bin" if deleted else "that you can see"
+    return Problem("not-found", f"There is no {otype.name} {record_id} {where}.")
 
 
 def one(otype: ObjectType, rec, status: int = 200):
@@ -72,14 +76,12 @@ def _embed(otype: ObjectType, rows: list, data: list[dict], names: list[str]) ->
         f = otype.by_name[name]
         ids = {getattr(r, name) for r in rows} - {None}
         if f.type == "user":
-            users = session().execute(
-                select(User.id, User.name, User.email).where(User.id.in_(ids))
-            )
+            users = read_alone(select(User.id, User.name, User.email).where(User.id.in_(ids)))
             shown = {u.id: {"id": u.id, "name": u.name, "email": u.email} for u in users}
         else:
             target = get(f.target)
             stmt = service.select_values(target, viewer=g.viewer).where(target.model.id.in_(ids))
-            targets = session().execute(stmt).all()
+            targets = read_alone(stmt)
             shown = {t.id: serialize.record(target, t) for t in targets}
         for rec, item in zip(rows, data, strict=True):
             item.setdefault("_embedded", {})[name] = shown.get(getattr(rec, name))
@@ -103,7 +105,7 @@ def read(otype: ObjectType, record_id: int):
     require(otype, "read")
     rec = service.get_values(otype, record_id, viewer=g.viewer)
     if rec is None:
-        raise Problem("not-found", f"There is no {otype.name} {record_id} that you can see.")
+        raise _not_found(otype, record_id)
     wanted = request.args.get("fields")
     names = query.names(otype, wanted, "fields") if wanted else None
     return jsonify(serialize.record(otype, rec, names))
