@@ -355,8 +355,8 @@ def test_cancel_stops_after_the_current_batch(client, owner, run_jobs, app, monk
     start(client, slug, import_id, ["last_name"])
     write = engine.Batch.write
 
-    def write_then_cancel(self, batch):  # the user presses "Cancel" during batch 2
-        write(self, batch)
+    def write_then_cancel(self, batch, parsed):  # the user presses "Cancel" during batch 2
+        write(self, batch, parsed)
         if self.imp.done == 2:
             self.imp.cancel_requested = True
 
@@ -387,9 +387,9 @@ def test_a_crash_midway_then_a_lost_queue_finishes_exactly_once(
     start(client, slug, import_id, ["last_name", "email"], mode="upsert", dedupe="email")
     write, calls = engine.Batch.write, []
 
-    def crash_on_third(self, batch):
+    def crash_on_third(self, batch, parsed):
         calls.append(1)
-        write(self, batch)
+        write(self, batch, parsed)
         if len(calls) == 3:
             raise RuntimeError("worker lost its database connection")
 

@@ -17,8 +17,7 @@ from saas.modules.imports.models import Import, ImportProblem, ImportRow
 from saas.modules.imports.plan import Parsed, Plan
 from saas.modules.records import bulk, service
 from saas.modules.records.fields import jsonable
-from saas.modules.records.registry import ObjectType, get
-from saas.modules.workspace.service import settings
+from saas.modules.records.registry import ObjectType
 
 
 @dataclass
@@ -30,13 +29,10 @@ class Outcome:
 class Batch:
     """The rows of one batch, written in one transaction."""
 
-    def __init__(self, imp: Import):
+    def __init__(self, imp: Import, plan: Plan):
         self.imp = imp
-        self.otype: ObjectType = get(imp.object)
-        tz = settings().get("timezone", "UTC")
-        self.plan = Plan(
-            self.otype, imp.mapping, tz, create_missing=imp.create_missing, actor=imp.user_id
-        )
+        self.otype: ObjectType = plan.otype
+        self.plan = plan
         self.key = imp.dedupe if imp.dedupe and self.otype.field(imp.dedupe) else None
         self.out = Outcome()
         self.cells: dict[int, list[str]] = {}
@@ -52,7 +48,8 @@ class Batch:
         else:
             self.imp.failed += 1
 
-    def write(self, rows) -> None:
+    def write(self, rows, parsed: list[Parsed]) -> None:
+        """``parsed``: :meth:`Plan.parse` of the cells of the rows without a problem."""
         good = []
         for row in rows:
             self.cells[row.number] = row.cells
@@ -60,7 +57,7 @@ class Batch:
                 self.failed(row.number, row.problem)
             else:
                 good.append(row)
-        parsed = self.plan.parse_rows([r.cells for r in good])
+        self.plan.resolve(parsed)
         pending = []
         for row, p in zip(good, parsed, strict=True):
             if p.blank:

@@ -1,15 +1,15 @@
 """A mapping compiled for one run: cells to field values, a batch at a time.
 
-Every value goes through ``fields.parse``, the one validation path per field
-type that forms and the API use. Lookup and owner columns are resolved for the
-whole batch with one query per column (and, if the user asked for it, missing
-accounts are created). Columns with few distinct values (picklists, dates,
-owners) remember what they parsed.
+Every value goes through the parser of its field type that forms and the API use
+(``fields.cell_parser``: ``fields.parse`` of one non-empty cell). Lookup and owner
+columns are resolved for the whole batch with one query per column (and, if the
+user asked for it, missing accounts are created). Columns with few distinct values
+(picklists, dates) remember what they parsed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from saas.db import session
 from saas.modules.accounts.models import User
 from saas.modules.imports.mapping import FULL_NAME, split_name
 from saas.modules.records import service
-from saas.modules.records.fields import Field, FieldError, parse
+from saas.modules.records.fields import Field, FieldError, cell_parser, parse
 from saas.modules.records.registry import ObjectType, get
 
 REMEMBERED = {"choice", "multichoice", "bool", "date", "datetime", "integer", "percent"}
@@ -32,6 +32,7 @@ class Parsed:
     values: dict
     errors: list[str]
     blank: bool  # every mapped cell empty
+    refs: list[tuple[Column, str]] = field(default_factory=list)  # for :meth:`Plan.resolve`
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Column:
 
 
 class Plan:
+    """Made once per run (it reads the tenant's picklists of tenant data); :meth:`parse`
+    touches no database, so a run parses the next batch while the last one is written."""
+
     def __init__(
         self,
         otype: ObjectType,
@@ -68,71 +72,126 @@ class Plan:
         self.mapped = {c.field.name for c in self.columns if c.field is not None}
         if any(c.field is None for c in self.columns):
             self.mapped |= {"first_name", "last_name"}
-        self._memo: dict[str, dict] = {}
+        self._names = [c.index for c in self.columns if c.field is None]
+        self._refs = [c for c in self.columns if c.field and c.field.type in {"lookup", "user"}]
+        self._cells = [
+            (c.index, c.field.name, self._parser(c.field))
+            for c in self.columns
+            if c.field and c.field.type not in {"lookup", "user"}
+        ]
+        self._empty = {}  # a new record's value of an empty cell, or why it cannot be empty
+        for name in self.mapped:
+            try:
+                self._empty[name] = (parse(self.otype.field(name), "", tz=tz), None)
+            except FieldError as exc:
+                self._empty[name] = (None, str(exc))
 
-    # -- cells to values ---------------------------------------------------------------
+    def _parser(self, f: Field):
+        """``fields.cell_parser`` of ``f``, checked against tenant choices, and remembering
+        what it parsed if the column has few distinct values (picklists, dates)."""
+        parse_cell = cell_parser(f, tz=self.tz)
+        allowed = {key for key, _label in f.options()} if f.options is not None else None
 
-    def parse_rows(self, rows: list[list[str]]) -> list[Parsed]:
-        """Each row's values from its non-empty cells (an empty cell leaves a record's
-        field as it is; :meth:`complete` fills in what a new record needs)."""
-        refs = self._resolve_refs(rows)
-        out = []
-        for cells in rows:
-            values, errors, blank = {}, [], True
-            for column in self.columns:
-                cell = cells[column.index] if column.index < len(cells) else ""
-                if not cell.strip():
-                    continue
-                blank = False
-                f = column.field
-                if f is None:
-                    first, last = split_name(cell)
-                    if first is not None:
-                        values["first_name"] = first
-                    values["last_name"] = last
-                    continue
-                try:
-                    if f.type in {"lookup", "user"}:
-                        values[f.name] = self._ref_value(f, column, cell, refs)
-                    else:
-                        values[f.name] = self._parse(f, cell)
-                except FieldError as exc:
-                    errors.append(str(exc))
-            out.append(Parsed(values, errors, blank))
-        return out
+        def checked(cell: str):
+            value = parse_cell(cell)
+            if allowed is not None and value is not None and value not in allowed:
+                raise FieldError(_l("%(label)s: choose one from the list.", label=f.label))
+            return value
 
-    def complete(self, rows: list[Parsed]) -> None:
-        """Rows that become new records: their empty mapped fields (a required one is an
-        error) and the defaults of fields without a column, as a new record's form has."""
-        fields = {name: self.otype.field(name) for name in self.mapped}
-        for row in rows:
-            for name in self.mapped - row.values.keys():
-                f = fields[name]
-                try:
-                    row.values[name] = parse(f, "", tz=self.tz)
-                except FieldError as exc:
-                    row.errors.append(str(exc))
-        self._defaults(rows)
-
-    def _parse(self, f: Field, cell: str):
         if f.type not in REMEMBERED:
-            value = parse(f, cell, tz=self.tz)
-        else:
-            memo = self._memo.setdefault(f.name, {})
+            return checked
+        memo: dict[str, tuple] = {}
+
+        def remembered(cell: str):
             found = memo.get(cell)
             if found is None:
                 try:
-                    found = (parse(f, cell, tz=self.tz), None)
+                    found = (checked(cell), None)
                 except FieldError as exc:
                     found = (None, str(exc))
                 if len(memo) < MEMO_LIMIT:
                     memo[cell] = found
             if found[1] is not None:
                 raise FieldError(found[1])
-            value = found[0]
-        if f.options is not None and value is not None and value not in dict(f.options()):
-            raise FieldError(_l("%(label)s: choose one from the list.", label=f.label))
-        return value
+            return found[0]
+
+        return remembered
+
+    # -- cells to values ---------------------------------------------------------------
+
+    def parse(self, rows: list[list[str]]) -> list[Parsed]:
+        """Each row's values from its non-empty cells (an empty cell leaves a record's
+        field as it is; :meth:`complete` fills in what a new record needs). Lookup and
+        owner cells wait in ``refs`` for :meth:`resolve`. Reads no database."""
+        out = []
+        for cells in rows:
+            values, errors, refs = {}, [], []
+            width = len(cells)
+            for index, name, parse_cell in self._cells:
+                cell = cells[index] if index < width else ""
+                if cell:
+                    try:
+                        values[name] = parse_cell(cell)
+                    except FieldError as exc:
+                        errors.append(str(exc))
+            for index in self._names:
+                cell = cells[index] if index < width else ""
+                if cell:
+                    first, last = split_name(cell)
+                    if first is not None:
+                        values["first_name"] = first
+                    values["last_name"] = last
+            for column in self._refs:
+                cell = cells[column.index] if column.index < width else ""
+                if cell:
+                    refs.append((column, cell))
+            out.append(Parsed(values, errors, not (values or errors or refs), refs))
+        return out
+
+    def parse_rows(self, rows: list[list[str]]) -> list[Parsed]:
+        """:meth:`parse` and :meth:`resolve` in one."""
+        parsed = self.parse(rows)
+        self.resolve(parsed)
+        return parsed
+
+    def resolve(self, rows: list[Parsed]) -> None:
+        """Lookup and owner cells to ids: one query per column for the whole batch (and,
+        if the user asked for it, missing accounts created)."""
+        wanted: dict[int, dict[str, str]] = {}  # column -> {key: the cell as written}
+        for row in rows:
+            for column, cell in row.refs:
+                wanted.setdefault(column.index, {}).setdefault(_norm(cell), cell)
+        found: dict[int, dict[str, object]] = {}
+        for column in self._refs:
+            keys = wanted.get(column.index)
+            if not keys:
+                continue
+            if column.field.type == "user":
+                found[column.index] = self._members(column.field, keys)
+            else:
+                found[column.index] = self._records(column.field, column.by, keys)
+        for row in rows:
+            for column, cell in row.refs:
+                value = found[column.index][_norm(cell)]
+                if isinstance(value, int):
+                    row.values[column.field.name] = value
+                else:
+                    row.errors.append(str(value))
+            row.refs = []
+
+    def complete(self, rows: list[Parsed]) -> None:
+        """Rows that become new records: their empty mapped fields (a required one is an
+        error) and the defaults of fields without a column, as a new record's form has."""
+        empty = self._empty
+        for row in rows:
+            if len(row.values) < len(empty):
+                for name in empty.keys() - row.values.keys():
+                    value, error = empty[name]
+                    if error is None:
+                        row.values[name] = value
+                    else:
+                        row.errors.append(error)
+        self._defaults(rows)
 
     def _defaults(self, rows: list[Parsed]) -> None:
         """Fields without a column get their default, as a new record on a form does; a
@@ -153,37 +212,6 @@ class Plan:
             row.errors.extend(errors)
 
     # -- lookups and owners, per batch -------------------------------------------------
-
-    def _resolve_refs(self, rows: list[list[str]]) -> dict[int, dict[str, object]]:
-        """Column index -> {cell key: id or FieldError message} for lookup and user columns."""
-        found: dict[int, dict[str, object]] = {}
-        for column in self.columns:
-            f = column.field
-            if f is None or f.type not in {"lookup", "user"}:
-                continue
-            wanted: dict[str, str] = {}  # key -> the cell as written (a new account's name)
-            for r in rows:
-                cell = r[column.index].strip() if column.index < len(r) else ""
-                if cell:
-                    wanted.setdefault(_norm(cell), cell)
-            if not wanted:
-                continue
-            if f.type == "user":
-                found[column.index] = self._members(f, wanted)
-            else:
-                found[column.index] = self._records(f, column.by, wanted)
-        return found
-
-    def _ref_value(self, f: Field, column: Column, cell: str, refs) -> int | None:
-        key = _norm(cell)
-        if not key:
-            if f.required:
-                raise FieldError(_l("%(label)s is required.", label=f.label))
-            return None
-        value = refs.get(column.index, {}).get(key)
-        if isinstance(value, int):
-            return value
-        raise FieldError(str(value))
 
     def _members(self, f: Field, wanted: dict[str, str]) -> dict[str, object]:
         names = service.member_names()
