@@ -572,6 +572,25 @@ def test_search_documents_written_by_copy_equal_the_ones_forms_write(client, own
         assert copied.scalar_one() == built.scalar_one()
 
 
+def test_an_import_leaves_its_search_entries_merged(client, owner, run_jobs):
+    """Imported records go into the search index's pending list, which a second
+    connection merges while the import runs: the next person to save a contact does not
+    pay for merging a big import's entries, and searches do not scan them one by one."""
+    slug, _ = owner
+    rows = [["First name", "Last name", "E-mail"]]
+    rows += [[f"Ada{i}", "Lovelace", f"ada{i}@example.com"] for i in range(60)]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["first_name", "last_name", "email"])
+    run_jobs()
+    assert state(slug, import_id).created == 60
+    index = f'"{tenant_ref(slug).schema_name}".ix_contacts_search'
+    with db.scope() as s:  # what is still pending is merged (and counted) by this call
+        merge = text("SELECT gin_clean_pending_list(CAST(:index AS regclass))")
+        assert s.execute(merge, {"index": index}).scalar_one() == 0
+    found = client.get(f"/app/{slug}/search?q=ada42").get_data(as_text=True)
+    assert "Ada42 Lovelace" in found and "Ada43 Lovelace" not in found
+
+
 def test_owners_given_records_hear_once_per_import(client, owner, run_jobs):
     from saas.modules.notifications.models import Notification
 

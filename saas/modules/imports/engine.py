@@ -35,6 +35,7 @@ from saas.modules.imports.models import Import, ImportRow
 from saas.modules.imports.plan import Plan
 from saas.modules.imports.reader import FileError, Sniffed, open_table
 from saas.modules.notifications.service import batched, muted, notify, tenant_locale
+from saas.modules.records.bulk import SearchMerge
 from saas.modules.records.registry import get
 from saas.modules.workspace.service import settings
 
@@ -102,7 +103,11 @@ def run(import_id: int) -> str:
                     tracked.beat("import", import_id)
             size = current_app.config["IMPORT_BATCH_ROWS"]
             pause = current_app.config["IMPORT_PAUSE_MS"] / 1000
-            with Ahead(table.rows(start=position), size, plan) as batches, rare_full_gc() as tick:
+            with (
+                Ahead(table.rows(start=position), size, plan) as batches,
+                rare_full_gc() as tick,
+                SearchMerge(plan.otype) as merge,
+            ):
                 for batch, parsed in batches:
                     tick()
                     # Owners hear once, when the import ends (see finish); the rest is
@@ -114,9 +119,11 @@ def run(import_id: int) -> str:
                         if imp.cancel_requested:
                             finish(imp, "cancelled")
                             return "cancelled"
+                        merge.apart()
                         Batch(imp, plan).write(batch, parsed)
                         imp.done = position = position + len(batch)
                         tracked.beat("import", import_id)
+                    merge.kick()
                     if pause:
                         time.sleep(pause)
         except FileError as exc:

@@ -15,6 +15,8 @@ record by record through :mod:`service` instead, by the caller.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -23,11 +25,13 @@ from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from saas.db import current_tenant, session
+from saas.db import current_tenant, db, session
 from saas.modules.customization import meta
 from saas.modules.records import search, service
 from saas.modules.records.registry import ObjectType
 from saas.tenants.migrate import quoted_schema
+
+log = logging.getLogger(__name__)
 
 
 def fits(otype: ObjectType, event: str) -> bool:
@@ -65,8 +69,72 @@ def copy_into(table, names: Sequence[str], rows: list[list]) -> None:
 
 def _roomy_gin() -> None:
     """Let GIN indexes (search documents) take this transaction's rows into their pending
-    list, which VACUUM merges later, instead of merging every 4 MB during the write."""
-    session().execute(text("SET LOCAL gin_pending_list_limit = '32MB'"))
+    list, which VACUUM merges later, instead of merging every 4 MB during the write (a
+    writer that has a :class:`SearchMerge` set a higher limit: it is kept)."""
+    session().execute(
+        text(
+            "SELECT set_config('gin_pending_list_limit', '32MB', true)"
+            " WHERE pg_size_bytes(current_setting('gin_pending_list_limit')) < 32 * 1024 * 1024"
+        )
+    )
+
+
+class SearchMerge:
+    """Merges the pending list of an object's search index into the index, on a
+    connection and a thread of its own, while a long bulk write (an import) goes on.
+
+    The writer's transactions only append to the pending list (:meth:`apart` sets a
+    limit they never reach) and it calls :meth:`kick` after each commit; the merge, a
+    third of the database's work for new records, runs on another CPU core meanwhile.
+    Leaving the ``with`` block merges what is left, so no later write (a user's) finds
+    a long pending list to merge. ``gin_clean_pending_list`` changes no row and needs
+    the index's owner: it runs as the login role, which owns every tenant's tables.
+    """
+
+    LIMIT = "1GB"  # the writer's pending-list limit: never reached between two merges
+
+    def __init__(self, otype: ObjectType):
+        table = otype.model.__table__
+        names = [i.name for i in table.indexes if [c.name for c in i.columns] == ["search"]]
+        schema = quoted_schema(current_tenant().schema_name)
+        self.index = f'{schema}."{names[0]}"' if names and otype.searchable else None
+        self._wake, self._closing = threading.Event(), False
+        self._thread = threading.Thread(target=self._run, name="search-merge", daemon=True)
+
+    def __enter__(self):
+        if self.index is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.index is not None:
+            self._closing = True
+            self._wake.set()
+            self._thread.join()
+
+    def apart(self) -> None:
+        """In the writer's transaction: its inserts leave the merging to this one."""
+        if self.index is not None:
+            session().execute(text(f"SET LOCAL gin_pending_list_limit = '{self.LIMIT}'"))
+
+    def kick(self) -> None:
+        """The writer committed: merge what it added (at once, or after the merge that
+        runs now)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        merge = text("SELECT gin_clean_pending_list(CAST(:index AS regclass))")
+        try:
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                while True:
+                    self._wake.wait()
+                    self._wake.clear()
+                    closing = self._closing
+                    conn.execute(merge, {"index": self.index})
+                    if closing:
+                        return
+        except Exception:  # the writer goes on; VACUUM or a later insert merges instead
+            log.exception("merging the pending list of %s failed", self.index)
 
 
 def _copy(target: str, names: Sequence[str], rows) -> None:

@@ -135,7 +135,9 @@ def cell_parser(f: Field, *, tz: str = "UTC") -> Callable[[str], object]:
 
 
 def _nul(f: Field) -> FieldError:
-    return FieldError(_l("%(label)s contains an invisible NUL character; remove it.", label=f.label))
+    return FieldError(
+        _l("%(label)s contains an invisible NUL character; remove it.", label=f.label)
+    )
 
 
 def _text(f: Field, raw, tz):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from sqlalchemy import Text, cast, func, literal
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
@@ -37,26 +38,40 @@ def lexemes(*values) -> list[str]:
     return sorted(_lexemes(values))
 
 
+@lru_cache(maxsize=4096)  # names, cities and titles repeat: worth remembering
+def _non_ascii(value: str) -> tuple[tuple[str, ...], str]:
+    """The CJK lexemes of a value and the rest of its text, normalised."""
+    text = _normal(value)
+    grams = tuple(gram for run in CJK.findall(text) for gram in _cjk_grams(run))
+    return grams, CJK.sub(" ", text)
+
+
 def _lexemes(values) -> set[str]:
-    out: set[str] = set()
+    ascii_, rests, grams = [], [], []
     for value in values:
         if not value or not isinstance(value, str):
             continue
         if value.isascii():  # most values: no normalisation or CJK to look for
-            rest = value.lower()
-        else:
-            text = _normal(value)
-            for run in CJK.findall(text):
-                out.update(_cjk_grams(run))
-            rest = CJK.sub(" ", text)
-        out.update(WORD.findall(rest))
-        if "@" not in rest and "." not in rest:
+            ascii_.append(value)
             continue
-        for token in rest.split():
+        cjk, rest = _non_ascii(value)
+        grams.extend(cjk)
+        rests.append(rest)
+    # One pass over all the text: a space never belongs to a word or a token.
+    text = " ".join(ascii_).lower()
+    if rests:
+        text = " ".join([text, *rests])
+    out = set(WORD.findall(text))
+    out.update(grams)
+    if "@" in text or "." in text:
+        for token in text.split():
             if "@" in token or "." in token:  # e-mail addresses and domains, whole
                 out.add(token.strip(".,;:()<>"))
-                out.update(p for p in token.split("@") if p)
-    return {lex[:MAX_LEXEME] for lex in out if lex}
+                out.update(token.split("@"))
+        out.discard("")
+    if out and max(map(len, out)) > MAX_LEXEME:
+        return {lex[:MAX_LEXEME] for lex in out}
+    return out
 
 
 def document(*values):
@@ -95,10 +110,13 @@ def matches(column, q: str):
 
 def vector_text(values) -> str:
     """The ``tsvector`` input text of the same lexemes as :func:`document` (for COPY)."""
-    return " ".join(
-        "'" + (_escaped(lex) if "'" in lex or "\\" in lex else lex) + "'"
-        for lex in _lexemes(values)  # unsorted: PostgreSQL sorts a tsvector itself
-    )
+    lexes = _lexemes(values)  # unsorted: PostgreSQL sorts a tsvector itself
+    if not lexes:
+        return ""
+    text = "' '".join(lexes)
+    if "'" in text or "\\" in text:
+        text = "' '".join(map(_escaped, lexes))
+    return "'" + text + "'"
 
 
 def _escaped(lexeme: str) -> str:
