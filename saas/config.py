@@ -95,7 +95,7 @@ def load(instance_path: Path) -> dict:
         # life before the reconciler puts it back on the queue (saas/tracked.py).
         "IMPORT_MAX_BYTES": int(os.environ.get("IMPORT_MAX_BYTES", str(512 * 1024 * 1024))),
         "IMPORT_MAX_ROWS": {"trial": 2_000_000, "default": 10_000_000},
-        "IMPORT_BATCH_ROWS": int(os.environ.get("IMPORT_BATCH_ROWS", "5000")),
+        "IMPORT_BATCH_ROWS": int(os.environ.get("IMPORT_BATCH_ROWS", "10000")),
         "IMPORT_PAUSE_MS": int(os.environ.get("IMPORT_PAUSE_MS", "0")),
         "TRACKED_STALE_SECONDS": int(os.environ.get("TRACKED_STALE_SECONDS", "180")),
         # API calls per minute for one key and for a whole tenant, by plan ("default" for
