@@ -48,11 +48,15 @@ def _worker(services) -> subprocess.Popen:
     )
 
 
-def _kill(worker: subprocess.Popen) -> None:
-    """SIGKILL the worker and its work horse (RQ starts the horse in a session of its own,
-    so it is found as the worker's child, not in its process group)."""
+def _children(worker: subprocess.Popen) -> list[int]:
     found = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
-    for pid in [int(p) for p in found.stdout.split()] + [worker.pid]:
+    return [int(p) for p in found.stdout.split()]
+
+
+def _kill(worker: subprocess.Popen) -> None:
+    """SIGKILL the worker and its work horse (RQ starts the horse in a process group of
+    its own, so it is found as the worker's child, not in the worker's group)."""
+    for pid in [*_children(worker), worker.pid]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     worker.wait()
@@ -73,6 +77,10 @@ def test_a_worker_killed_mid_import_loses_and_duplicates_nothing(client, service
             assert worker.poll() is None, "the worker stopped on its own"
             assert time.monotonic() < deadline, "the worker never got going"
             time.sleep(0.05)
+        # The work horse gives way to web requests on the same machine.
+        [horse] = [p for p in _children(worker) if os.getpgid(p) == p]  # its own group
+        worker_nice = os.getpriority(os.PRIO_PROCESS, worker.pid)
+        assert os.getpriority(os.PRIO_PROCESS, horse) == worker_nice + 10
     finally:
         _kill(worker)
     status, done, total = _state(slug, import_id)
