@@ -332,6 +332,9 @@ def update(
             changed.append((key, record, changes))
     if not changed:
         return written
+    # In the order of their ids, the UPDATE meets the records' index and table pages in
+    # order: each page read once, instead of at random over a table bigger than memory.
+    changed.sort(key=lambda item: item[1].id)
     names = sorted({n for _k, _r, changes in changed for n in changes})
     searchable = otype.searchable
     search_too = bool(set(names) & set(searchable))
