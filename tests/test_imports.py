@@ -591,6 +591,19 @@ def test_an_import_leaves_its_search_entries_merged(client, owner, run_jobs):
     assert "Ada42 Lovelace" in found and "Ada43 Lovelace" not in found
 
 
+def test_an_import_goes_on_when_merging_search_entries_fails(client, owner, run_jobs, monkeypatch):
+    from saas.modules.records import bulk
+
+    monkeypatch.setattr(bulk.SearchMerge, "MERGE", "SELECT no_such_function(:index)")
+    slug, _ = owner
+    rows = [["Last name", "E-mail"]] + [[f"Hopper{i}", f"g{i}@example.com"] for i in range(30)]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name", "email"])
+    run_jobs()
+    assert (state(slug, import_id).status, state(slug, import_id).created) == ("done", 30)
+    assert "Hopper17" in client.get(f"/app/{slug}/search?q=hopper17").get_data(as_text=True)
+
+
 def test_owners_given_records_hear_once_per_import(client, owner, run_jobs):
     from saas.modules.notifications.models import Notification
 

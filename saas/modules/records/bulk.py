@@ -92,6 +92,7 @@ class SearchMerge:
     """
 
     LIMIT = "1GB"  # the writer's pending-list limit: never reached between two merges
+    MERGE = "SELECT gin_clean_pending_list(CAST(:index AS regclass))"
 
     def __init__(self, otype: ObjectType):
         table = otype.model.__table__
@@ -113,8 +114,9 @@ class SearchMerge:
             self._thread.join()
 
     def apart(self) -> None:
-        """In the writer's transaction: its inserts leave the merging to this one."""
-        if self.index is not None:
+        """In the writer's transaction: its inserts leave the merging to this one (unless
+        merging failed: then they merge as usual)."""
+        if self.index is not None and self._thread.is_alive():
             session().execute(text(f"SET LOCAL gin_pending_list_limit = '{self.LIMIT}'"))
 
     def kick(self) -> None:
@@ -123,7 +125,7 @@ class SearchMerge:
         self._wake.set()
 
     def _run(self) -> None:
-        merge = text("SELECT gin_clean_pending_list(CAST(:index AS regclass))")
+        merge = text(self.MERGE)
         try:
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 while True:
