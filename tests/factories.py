@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 from sqlalchemy import select
 
 from saas.db import db
@@ -99,3 +101,24 @@ def exported(client, run_jobs, slug: str, object_name: str, query: str = "", fmt
     page = client.get(f"/app/{slug}/exports/").get_data(as_text=True)
     export_id = re.search(r'id="export-(\d+)"', page).group(1)  # the newest first
     return client.get(f"/app/{slug}/exports/{export_id}/download")
+
+
+def minimal_xlsx(path, sheet_data: str, extra: dict | None = None):
+    """A workbook written by hand: openpyxl cannot write cached formula values."""
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
+    ct = "http://schemas.openxmlformats.org/package/2006/content-types"
+    main = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    parts = {
+        "[Content_Types].xml": f'<Types xmlns="{ct}"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="{main}.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="{main}.worksheet+xml"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook {ns} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": f'<worksheet {ns} {ns.replace("xmlns", "xmlns:x")}><dimension ref="A1"/><sheetData>{sheet_data}</sheetData></worksheet>',
+        **(extra or {}),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in parts.items():
+            z.writestr(name, content)
+    return path

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from saas.modules.imports import csvfile, reader
 from saas.modules.imports.encodings import ENCODINGS
 from saas.modules.imports.reader import FileError, Row, Sniffed, open_table, sniff
+from tests.factories import minimal_xlsx
 
 CHINESE = [
     ["姓名", "公司", "城市"],
@@ -554,27 +555,6 @@ def test_xlsx_bad_workbooks(tmp_path):
     )
 
 
-def _minimal_xlsx(path, sheet_data: str, extra: dict | None = None):
-    """A workbook written by hand: openpyxl cannot write cached formula values."""
-    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
-    ct = "http://schemas.openxmlformats.org/package/2006/content-types"
-    main = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-    parts = {
-        "[Content_Types].xml": f'<Types xmlns="{ct}"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="{main}.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="{main}.worksheet+xml"/></Types>',
-        "_rels/.rels": f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        "xl/workbook.xml": f'<workbook {ns} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
-        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
-        "xl/worksheets/sheet1.xml": f'<worksheet {ns} {ns.replace("xmlns", "xmlns:x")}><dimension ref="A1"/><sheetData>{sheet_data}</sheetData></worksheet>',
-        **(extra or {}),
-    }
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, content in parts.items():
-            z.writestr(name, content)
-    return path
-
-
 def test_xlsx_row_estimate_is_an_upper_bound_read_without_parsing(tmp_path):
     """The progress bar's total comes from counting row elements (a workbook of a million
     rows takes minutes to parse twice): blank rows count, prefixed tags too, and rows
@@ -587,7 +567,7 @@ def test_xlsx_row_estimate_is_an_upper_bound_read_without_parsing(tmp_path):
     table = open_table(blanks, sniff(blanks, "blanks.xlsx"))
     assert table.count() == 2 and table.estimate() >= 2
     table.close()
-    prefixed = _minimal_xlsx(
+    prefixed = minimal_xlsx(
         tmp_path / "x.xlsx",
         '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>n</x:t></x:is></x:c></x:row>'
         + "".join(
@@ -600,7 +580,7 @@ def test_xlsx_row_estimate_is_an_upper_bound_read_without_parsing(tmp_path):
 
 
 def test_xlsx_formulas_give_their_cached_values(tmp_path):
-    path = _minimal_xlsx(
+    path = minimal_xlsx(
         tmp_path / "f.xlsx",
         '<row r="1"><c r="A1" t="inlineStr"><is><t>Total</t></is></c>'
         '<c r="B1" t="inlineStr"><is><t>Label</t></is></c></row>'
@@ -612,7 +592,7 @@ def test_xlsx_formulas_give_their_cached_values(tmp_path):
 
 def test_xlsx_broken_midway(tmp_path):
     rows = "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(2, 20_000))
-    path = _minimal_xlsx(
+    path = minimal_xlsx(
         tmp_path / "b.xlsx",
         '<row r="1"><c r="A1" t="inlineStr"><is><t>n</t></is></c></row>' + rows + "<row><c",
     )
@@ -624,7 +604,7 @@ def test_xlsx_broken_midway(tmp_path):
 def test_xlsx_zip_bomb_is_refused_before_it_is_inflated(tmp_path, monkeypatch):
     monkeypatch.setattr(reader, "XLSX_RATIO_FROM", 1024 * 1024)
     sheet = '<row r="1"><c r="A1"><v>1</v></c></row>' + " " * (3 * 1024 * 1024)
-    path = _minimal_xlsx(tmp_path / "bomb.xlsx", sheet)
+    path = minimal_xlsx(tmp_path / "bomb.xlsx", sheet)
     message = refused(tmp_path, path.read_bytes(), "bomb.xlsx")
     assert message.startswith("This workbook is too large to read as .xlsx (it unpacks to 3 MB).")
     monkeypatch.setattr(reader, "XLSX_MAX_STRINGS", 1000)
@@ -633,7 +613,7 @@ def test_xlsx_zip_bomb_is_refused_before_it_is_inflated(tmp_path, monkeypatch):
         + "<si><t>x</t></si>" * 100
         + "</sst>"
     )
-    path = _minimal_xlsx(tmp_path / "s.xlsx", "", {"xl/sharedStrings.xml": strings})
+    path = minimal_xlsx(tmp_path / "s.xlsx", "", {"xl/sharedStrings.xml": strings})
     assert "too large to read as .xlsx" in refused(tmp_path, path.read_bytes(), "s.xlsx")
 
 

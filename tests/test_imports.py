@@ -17,7 +17,7 @@ from saas.modules.imports.models import Import, ImportRow
 from saas.modules.records.models import TimelineEntry
 from saas.tracked import TrackedJob
 from tests.conftest import login, post, signup, unique
-from tests.factories import add_member, make, tenant_ref, user_id
+from tests.factories import add_member, make, minimal_xlsx, tenant_ref, user_id
 
 
 def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
@@ -499,6 +499,28 @@ def test_workflow_rules_run_on_imported_records(client, owner, run_jobs):
     with db.scope(tenant_ref(slug)):
         subjects = session().execute(select(Activity.subject)).scalars().all()
     assert sorted(subjects) == ["Call One", "Call Two"]
+
+
+def test_a_file_broken_midway_fails_the_run_and_keeps_the_batches_before(
+    client, owner, run_jobs, app, monkeypatch, tmp_path
+):
+    """Batches are read ahead by a thread: an error it meets further down the file
+    still fails the import with its sentence, after the batches before it."""
+    slug, _ = owner
+    monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 500)
+    cell = '<c r="A{0}" t="inlineStr"><is><t>{1}</t></is></c>'
+    rows = "".join(f'<row r="{i}">{cell.format(i, f"Person{i}")}</row>' for i in range(2, 3002))
+    sheet = f'<row r="1">{cell.format(1, "Last name")}</row>{rows}<row><c'  # cut off
+    path = minimal_xlsx(tmp_path / "people.xlsx", sheet)
+    import_id = upload(client, slug, path.read_bytes(), name="people.xlsx")
+    start(client, slug, import_id, ["last_name"])
+    run_jobs()
+    imp = state(slug, import_id)
+    assert imp.status == "failed" and "damaged" in imp.error
+    assert (imp.done, imp.created) == (3000, 3000)
+    assert len(contacts(slug)) == 3000
+    page = client.get(f"/app/{slug}/imports/{import_id}").get_data(as_text=True)
+    assert "damaged" in page
 
 
 def test_another_company_never_sees_or_runs_an_import(client, owner, make_client, run_jobs, app):
