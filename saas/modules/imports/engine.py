@@ -141,7 +141,7 @@ def rare_full_gc(every: int = 20):
     """While a run goes, the cycle collector looks at the whole heap once per ``every``
     batches (when the ``tick`` this yields is called once per batch) instead of when
     Python's thresholds say: a batch keeps a few hundred thousand short-lived objects
-    alive, and scanning them all every few thousand rows took 45% of the run's time
+    alive, and scanning them all every few thousand rows took 45% of the worker's time
     (bench/RESULTS.md). Young objects are collected as usual."""
     gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(gen0, gen1, 1_000_000)

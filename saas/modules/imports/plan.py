@@ -43,8 +43,9 @@ class Column:
 
 
 class Plan:
-    """Made once per run (it reads the tenant's picklists of tenant data); :meth:`parse`
-    touches no database, so a run parses the next batch while the last one is written."""
+    """Made once per run: it reads the choices that come from the tenant's data (stages,
+    price lists). :meth:`parse` reads no database, so a run parses the next batch while
+    the one before it is written."""
 
     def __init__(
         self,
