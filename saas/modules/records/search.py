@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+")
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
+ASCII_WORD = re.compile(r"[a-z0-9]+")  # WORD in lower-case ASCII text, quicker
 MAX_LEXEME = 60
 MAX_QUERY_TERMS = 8
 
@@ -61,7 +62,7 @@ def _lexemes(values) -> set[str]:
     text = " ".join(ascii_).lower()
     if rests:
         text = " ".join([text, *rests])
-    out = set(WORD.findall(text))
+    out = set(WORD.findall(text) if rests else ASCII_WORD.findall(text))
     out.update(grams)
     if "@" in text or "." in text:
         for token in text.split():
@@ -113,10 +114,10 @@ def vector_text(values) -> str:
     lexes = _lexemes(values)  # unsorted: PostgreSQL sorts a tsvector itself
     if not lexes:
         return ""
-    text = "' '".join(lexes)
-    if "'" in text or "\\" in text:
-        text = "' '".join(map(_escaped, lexes))
-    return "'" + text + "'"
+    every = "".join(lexes)
+    if "'" in every or "\\" in every:
+        lexes = map(_escaped, lexes)
+    return "'" + "' '".join(lexes) + "'"
 
 
 def _escaped(lexeme: str) -> str:
