@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import contextvars
 import gc
-import itertools
 import logging
 import queue
 import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import count, islice
 
 from flask import current_app
 from flask_babel import force_locale, ngettext
@@ -146,10 +145,10 @@ def rare_full_gc(every: int = 20):
     gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(gen0, gen1, 1_000_000)
     gc.freeze()  # what the run started with (the app, its modules) is not scanned again
-    count = itertools.count(1)
+    batches = count(1)
 
     def tick() -> None:
-        if next(count) % every == 0:
+        if next(batches) % every == 0:
             gc.collect()
 
     try:

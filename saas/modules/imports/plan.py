@@ -21,6 +21,7 @@ from saas.modules.records import service
 from saas.modules.records.fields import Field, FieldError, cell_parser, parse
 from saas.modules.records.registry import ObjectType, get
 
+REFERENCES = {"lookup", "user"}  # cells resolved per batch by :meth:`Plan.resolve`
 REMEMBERED = {"choice", "multichoice", "bool", "date", "datetime", "integer", "percent"}
 MEMO_LIMIT = 5000
 
@@ -74,11 +75,11 @@ class Plan:
         if any(c.field is None for c in self.columns):
             self.mapped |= {"first_name", "last_name"}
         self._names = [c.index for c in self.columns if c.field is None]
-        self._refs = [c for c in self.columns if c.field and c.field.type in {"lookup", "user"}]
+        self._refs = [c for c in self.columns if c.field and c.field.type in REFERENCES]
         self._cells = [
             (c.index, c.field.name, self._parser(c.field))
             for c in self.columns
-            if c.field and c.field.type not in {"lookup", "user"}
+            if c.field and c.field.type not in REFERENCES
         ]
         self._empty = {}  # a new record's value of an empty cell, or why it cannot be empty
         for name in self.mapped:
@@ -202,7 +203,7 @@ class Plan:
         for f in missing:
             try:
                 value = parse(f, f.initial, tz=self.tz)
-                if f.type in {"lookup", "user"}:
+                if f.type in REFERENCES:
                     value = service.resolve(f, value)
                 defaults[f.name] = value
             except FieldError as exc:

@@ -81,7 +81,7 @@ def document(*values):
 
 
 def _quote(lexeme: str) -> str:
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+    return "'" + _escaped(lexeme) + "'"
 
 
 def query_text(q: str) -> str | None:
