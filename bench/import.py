@@ -22,6 +22,11 @@ its e-mails belong to existing contacts (updates), the rest are new.
   ``neighbour_p95_during_copy_ms``: the same while the baseline ``COPY`` runs (from
   a process of its own, as the import's worker is), for reading the figure: what
   any bulk load of these rows costs a neighbour on this machine.
+- ``import_cpu_us_per_row`` / ``copy_cpu_us_per_row``: CPU time the whole machine spent
+  (``/proc/stat``: the worker, PostgreSQL, the neighbour's requests) while the worker
+  ran, and while the baseline ``COPY`` ran, per row of the file. On a machine whose
+  cores are all busy, ``ratio`` cannot exceed their quotient; ``*_cores_busy`` says
+  how many cores were.
 
 The import must end with every row accounted for: created + updated + unchanged
 + failed + skipped = rows, and A then holds 500,000 + created contacts.
@@ -46,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import harness  # noqa: E402
 import psycopg  # noqa: E402
+from harness.web import machine_cpu  # noqa: E402
 from pages import PASSWORD, load, make_tenant, sign_in  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -140,9 +146,20 @@ def write_csv(path: Path, rows: int, known: list[str]) -> None:
             )
 
 
-def baseline(url: str, schema: str, path: Path, columns: list[str], during: Load) -> float:
+def cpu_seconds(since: tuple[float, float] | None) -> float | None:
+    """CPU seconds the machine was busy since ``since`` (``machine_cpu()``), or None."""
+    now = machine_cpu()
+    if since is None or now is None:
+        return None
+    return (now[0] - since[0]) / os.sysconf("SC_CLK_TCK")
+
+
+def baseline(
+    url: str, schema: str, path: Path, columns: list[str], during: Load
+) -> tuple[float, float | None]:
     """Seconds for COPY of the file into an identical table holding A's rows, sent by a
-    process of its own (as the import's worker is) while ``during`` loads B's page."""
+    process of its own (as the import's worker is) while ``during`` loads B's page, and
+    the machine's CPU seconds meanwhile."""
     s = f'"{schema}"'
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE {s}.copy_baseline (LIKE {s}.contacts INCLUDING ALL)")
@@ -155,13 +172,15 @@ def baseline(url: str, schema: str, path: Path, columns: list[str], during: Load
             target=_copy_file, args=(url, statement, path, send)
         )
         during.thread.start()
+        cpu = machine_cpu()
         child.start()
         seconds = receive.recv()
+        cpu_s = cpu_seconds(cpu)
         child.join()
         during.on = False
         during.thread.join()
         conn.execute(f"DROP TABLE {s}.copy_baseline")
-    return seconds
+    return seconds, cpu_s
 
 
 def _copy_file(url: str, statement: str, path: Path, out) -> None:
@@ -189,6 +208,15 @@ class Load:
             took = perf_counter() - start
             self.times.append(took * 1000)
             sleep(max(0.0, PACE - took))
+
+
+def cpu_figures(name: str, cpu_s: float | None, seconds: float, rows: int) -> dict:
+    if cpu_s is None:
+        return {}
+    return {
+        f"{name}_cpu_us_per_row": round(cpu_s / rows * 1e6, 1),
+        f"{name}_cores_busy": round(cpu_s / seconds, 2),
+    }
 
 
 def main() -> None:
@@ -236,7 +264,7 @@ def main() -> None:
         idle.thread.join()
 
         copying = Load(b_client, b_url)
-        copy_s = baseline(svc.database_url, schema, path, columns, copying)
+        copy_s, copy_cpu_s = baseline(svc.database_url, schema, path, columns, copying)
         copy_rps = rows / copy_s
         print(f"  COPY baseline     {copy_s:>8.1f} s  {copy_rps:>10,.0f} rows/s", flush=True)
 
@@ -266,7 +294,9 @@ def main() -> None:
         )
         saas = Path(sys.executable).with_name("saas")
         during.thread.start()
+        cpu, worker_start = machine_cpu(), perf_counter()
         worker = subprocess.run([str(saas), "worker", "imports", "--burst"], env=env, check=False)
+        import_cpu_s, worker_s = cpu_seconds(cpu), perf_counter() - worker_start
         during.on = False
         during.thread.join()
         if worker.returncode != 0:
@@ -305,6 +335,8 @@ def main() -> None:
         "upload_s": round(upload_s, 1),
         "import_s": round(seconds, 1),
         "copy_s": round(copy_s, 1),
+        **cpu_figures("import", import_cpu_s, worker_s, rows),
+        **cpu_figures("copy", copy_cpu_s, copy_s, rows),
         **counts,
         "contacts_after": live,
         "total_s": round(perf_counter() - started, 1),

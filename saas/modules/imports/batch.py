@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from psycopg.types.json import Jsonb
-from sqlalchemy import any_, bindparam
+from sqlalchemy import Text, any_, bindparam, cast
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from saas.db import session
@@ -130,7 +130,7 @@ class Batch:
         stmt = (
             service.select_records(self.otype)
             .with_only_columns(column, self.otype.model.id)
-            .where(column == any_(bindparam("keys", list(set(keys)), type_=ARRAY(column.type))))
+            .where(column == any_(_array(list(set(keys)), column.type)))
         )
         found: dict = {}
         for value, record_id in session().execute(stmt):
@@ -204,3 +204,14 @@ class Batch:
         if self.out.problems:
             columns = ["import_id", "row", "skipped", "cells", "reason"]
             bulk.copy_into(ImportProblem.__table__, columns, self.out.problems)
+
+
+def _array(keys: list, item_type):
+    """``keys`` as one array parameter. Strings are written as the array's text here, in
+    one join: psycopg adapts a list element by element, in Python, which took as long
+    as the lookup itself for a batch of 10,000 e-mails."""
+    if not all(type(k) is str for k in keys):
+        return bindparam("keys", keys, type_=ARRAY(item_type))
+    if any('"' in k or "\\" in k for k in keys):
+        keys = [k.replace("\\", "\\\\").replace('"', '\\"') for k in keys]
+    return cast(bindparam("keys", '{"' + '","'.join(keys) + '"}', type_=Text), ARRAY(item_type))
