@@ -7,19 +7,23 @@
   re-checks the tenant and runs the function inside that tenant's unit of
   work, where ``db.session()`` is bound to the tenant's schema. A job for a
   suspended or deleted tenant does nothing and logs why.
+* A long job that can resume (an import) takes turns with the others: when its
+  :class:`Turn` is over and another job waits for its worker, it stops after a
+  committed step and queues itself again, behind them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from rq import Queue, Retry, Worker
+from rq import Queue, Retry, Worker, get_current_job
 from rq.job import Job
 from sqlalchemy import select
 
@@ -28,7 +32,9 @@ from saas.extensions import redis
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("default", "imports", "notifications", "webhooks")
+# A worker takes the next job from the first of its queues that has one: bulk work last,
+# so an import that hands its turn over (see Turn) finds quick jobs served first.
+QUEUES = ("default", "notifications", "webhooks", "imports")
 # Long bulk work: its work horse gives way (a higher nice value) to web requests and to
 # other jobs on the same machine, so other companies' pages stay quick while a million
 # rows come in (bench/import.py's neighbour figure).
@@ -161,3 +167,45 @@ def enqueue_for_every_tenant(fn: Callable, *args) -> int:
         with db.scope(tenant):
             enqueue(fn, *args)
     return len(tenants)
+
+
+def others_waiting() -> bool:
+    """Whether a job waits in a queue that the worker running the current job serves
+    (all of them if one worker serves every queue), so it waits for this one to end."""
+    current = get_current_job()
+    if current is None:
+        return False
+    names = [current.origin]
+    if current.worker_name:
+        key = Worker.redis_worker_namespace_prefix + current.worker_name
+        worker = Worker.find_by_key(key, connection=redis())
+        if worker is not None:
+            names = worker.queue_names()
+    return any(get_queue(name).count for name in names)
+
+
+class Turn:
+    """How long a resumable job holds its worker while other jobs wait: a company's
+    million-row import must not keep another company's ten-row import, or anyone's
+    e-mail, waiting until it is done.
+
+    The turn lasts ``seconds``, and at least five times what the job took to get going
+    (:meth:`going`; an import reads its file back to where it stood), so that coming
+    back costs at most a fifth of the work; ``seconds=0`` ends it after every step.
+    :meth:`over` is asked after each committed step; once it says so, the job queues
+    itself again and returns.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.start = time.monotonic()
+        self.setup: float | None = None
+
+    def going(self) -> None:
+        """The job is ready to do its first step (called before each; counts once)."""
+        if self.setup is None:
+            self.setup = time.monotonic() - self.start
+
+    def over(self) -> bool:
+        due = max(self.seconds, 5 * (self.setup or 0.0)) if self.seconds else 0.0
+        return time.monotonic() - self.start >= due and others_waiting()

@@ -528,6 +528,93 @@ def test_a_file_broken_midway_fails_the_run_and_keeps_the_batches_before(
     assert "damaged" in page
 
 
+def test_a_big_import_lets_another_company_s_small_one_go_first(
+    client, owner, make_client, run_jobs, app, monkeypatch
+):
+    """One worker, two companies: the big import, queued first, hands its turn over
+    after a batch; the small one finishes first; the big one then goes on from where it
+    stood to the end, every row once."""
+    slug, _ = owner
+    monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 5)
+    monkeypatch.setitem(app.config, "IMPORT_TURN_SECONDS", 0)
+    names = [f"Big {i}" for i in range(20)]
+    big = upload(client, slug, csv_bytes([["Last name"]] + [[n] for n in names]))
+    start(client, slug, big, ["last_name"])
+    other = make_client()
+    other_slug, _ = signup(other)
+    small = upload(other, other_slug, csv_bytes([["Last name"], ["Small"]]))
+    start(other, other_slug, small, ["last_name"])
+    run_jobs()
+    first, second = state(slug, big), state(other_slug, small)
+    assert (first.status, first.done, first.created) == ("done", 20, 20)
+    assert (second.status, second.created) == ("done", 1)
+    assert second.finished_at < first.finished_at
+    assert sorted(c.last_name for c in contacts(slug)) == sorted(names)
+    assert [c.last_name for c in contacts(other_slug)] == ["Small"]
+    assert attempts(slug) == [] and attempts(other_slug) == []  # nothing left to watch
+
+
+def test_undoing_a_big_import_takes_turns_too(
+    client, owner, make_client, run_jobs, app, monkeypatch
+):
+    slug, _ = owner
+    monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 5)
+    big = upload(client, slug, csv_bytes([["Last name"]] + [[f"Big {i}"] for i in range(20)]))
+    start(client, slug, big, ["last_name"])
+    run_jobs()
+    monkeypatch.setitem(app.config, "IMPORT_TURN_SECONDS", 0)
+    assert post(client, f"/app/{slug}/imports/{big}/revert").status_code == 302
+    other = make_client()
+    other_slug, _ = signup(other)
+    small = upload(other, other_slug, csv_bytes([["Last name"], ["Small"]]))
+    start(other, other_slug, small, ["last_name"])
+    run_jobs()
+    undone, second = state(slug, big), state(other_slug, small)
+    assert (undone.status, undone.reverted) == ("reverted", 20)
+    assert second.status == "done" and second.finished_at < undone.finished_at
+    assert contacts(slug) == [] and [c.last_name for c in contacts(other_slug)] == ["Small"]
+
+
+def test_an_import_waiting_for_its_turn_says_so(client, owner):
+    slug, _ = owner
+    import_id = upload(client, slug, csv_bytes(PEOPLE))
+    with db.scope(tenant_ref(slug)):  # as a run leaves it when it hands its worker over
+        imp = session().get(Import, import_id)
+        imp.status, imp.done, imp.total = "queued", 1, 2
+    shown = client.get(f"/app/{slug}/imports/{import_id}/progress").get_json()
+    assert shown["label"] == "Waiting for its turn (other jobs go first) · 1 of 2 rows"
+    assert not shown["finished"]
+
+
+def test_an_e_mail_sent_during_an_import_goes_out_before_the_import_ends(
+    client, owner, run_jobs, app, monkeypatch, mailbox
+):
+    from saas.jobs import enqueue
+    from saas.mail import send_email
+    from saas.modules.imports import engine
+
+    slug, _ = owner
+    run_jobs()  # what signing up queued
+    monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 5)
+    monkeypatch.setitem(app.config, "IMPORT_TURN_SECONDS", 0)
+    import_id = upload(client, slug, csv_bytes([["Last name"]] + [[f"P {i}"] for i in range(20)]))
+    start(client, slug, import_id, ["last_name"])
+    write, delivered = engine.Batch.write, []
+
+    def write_and_watch(self, batch, parsed):
+        write(self, batch, parsed)
+        if self.imp.done == 0:  # during the first batch, someone is sent an e-mail
+            enqueue(send_email, "colleague@example.com", "Hello", "Are you there?")
+        delivered.append(len(mailbox("colleague@example.com")))
+
+    monkeypatch.setattr(engine.Batch, "write", write_and_watch)
+    run_jobs()
+    assert delivered == [0, 1, 1, 1]  # sent after the first batch, not after the last
+    imp = state(slug, import_id)
+    assert (imp.status, imp.done, imp.created) == ("done", 20, 20)
+    assert len(contacts(slug)) == 20
+
+
 def test_another_company_never_sees_or_runs_an_import(client, owner, make_client, run_jobs, app):
     from saas.jobs import enqueue
     from saas.modules.imports.jobs import run_import

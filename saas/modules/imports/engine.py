@@ -28,6 +28,7 @@ from sqlalchemy import func, or_, select
 
 from saas import tracked
 from saas.db import current_tenant, db, session
+from saas.jobs import Turn
 from saas.modules.imports import storage
 from saas.modules.imports.batch import Batch
 from saas.modules.imports.models import Import, ImportRow
@@ -65,6 +66,7 @@ def row_limit(plan: str) -> int:
 def run(import_id: int) -> str:
     """Bring an import's file in, from where it stands; returns what happened."""
     tenant = current_tenant()
+    turn = Turn(current_app.config["IMPORT_TURN_SECONDS"])
     with db.scope(tenant):
         imp = locked(import_id)
         if imp is None:
@@ -108,6 +110,7 @@ def run(import_id: int) -> str:
                 SearchMerge(plan.otype) as merge,
             ):
                 for batch, parsed in batches:
+                    turn.going()
                     tick()
                     # Owners hear once, when the import ends (see finish); the rest is
                     # summarised per batch instead of one notification per row.
@@ -123,6 +126,8 @@ def run(import_id: int) -> str:
                         imp.done = position = position + len(batch)
                         tracked.beat("import", import_id)
                     merge.kick()
+                    if turn.over():
+                        return _wait_for_turn(import_id, position)
                     if pause:
                         time.sleep(pause)
         except FileError as exc:
@@ -222,6 +227,18 @@ def _too_many(total: int) -> str | None:
             limit=f"{limit:,}",
         )
     return None
+
+
+def _wait_for_turn(import_id: int, position: int) -> str:
+    """Other jobs wait for this worker: queue the import again, behind them (it goes on
+    from ``position``, its last committed batch)."""
+    with db.scope(current_tenant()):
+        imp = locked(import_id)
+        if imp is None or imp.status != "running" or imp.done != position:
+            return "taken over by another run"
+        imp.status = "queued"
+        tracked.start("import", import_id)
+    return "waiting for its turn"
 
 
 def _fail(import_id: int, error: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import update as sql_update
 
 from saas import tracked
 from saas.db import current_tenant, db, session
+from saas.jobs import Turn
 from saas.modules.imports.engine import finish, locked
 from saas.modules.imports.models import ImportRow
 from saas.modules.records import bulk, service
@@ -26,6 +27,7 @@ from saas.modules.records.registry import ObjectType, get
 def run(import_id: int) -> str:
     tenant = current_tenant()
     size = current_app.config["IMPORT_BATCH_ROWS"]
+    turn = Turn(current_app.config["IMPORT_TURN_SECONDS"])
     with db.scope(tenant):
         imp = locked(import_id)
         if imp is None or imp.status != "reverting":
@@ -33,6 +35,13 @@ def run(import_id: int) -> str:
         position = imp.revert_upto
         tracked.beat("revert", import_id)
     while True:
+        if turn.over():  # other jobs wait for this worker: go on behind them
+            with db.scope(tenant):
+                imp = locked(import_id)
+                if imp is None or imp.status != "reverting" or imp.revert_upto != position:
+                    return "taken over by another run"
+                tracked.start("revert", import_id)
+            return "waiting for its turn"
         with db.scope(tenant):
             imp = locked(import_id)
             if imp is None or imp.status != "reverting" or imp.revert_upto != position:
