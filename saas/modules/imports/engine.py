@@ -126,7 +126,7 @@ def run(import_id: int) -> str:
                         imp.done = position = position + len(batch)
                         tracked.beat("import", import_id)
                     merge.kick()
-                    if turn.over():
+                    if position < total and turn.over():  # not after the last batch
                         return _wait_for_turn(import_id, position)
                     if pause:
                         time.sleep(pause)
