@@ -528,6 +528,23 @@ def test_a_file_broken_midway_fails_the_run_and_keeps_the_batches_before(
     assert "damaged" in page
 
 
+def big_import(client, slug) -> tuple[int, list[str]]:
+    """A started import of 20 rows (four batches of five in the tests below)."""
+    names = [f"Big {i}" for i in range(20)]
+    import_id = upload(client, slug, csv_bytes([["Last name"]] + [[n] for n in names]))
+    start(client, slug, import_id, ["last_name"])
+    return import_id, names
+
+
+def small_import_elsewhere(make_client) -> tuple[str, int]:
+    """Another company signs up and starts a one-row import: (its slug, the import)."""
+    other = make_client()
+    other_slug, _ = signup(other)
+    small = upload(other, other_slug, csv_bytes([["Last name"], ["Small"]]))
+    start(other, other_slug, small, ["last_name"])
+    return other_slug, small
+
+
 def test_a_big_import_lets_another_company_s_small_one_go_first(
     client, owner, make_client, run_jobs, app, monkeypatch
 ):
@@ -537,13 +554,8 @@ def test_a_big_import_lets_another_company_s_small_one_go_first(
     slug, _ = owner
     monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 5)
     monkeypatch.setitem(app.config, "IMPORT_TURN_SECONDS", 0)
-    names = [f"Big {i}" for i in range(20)]
-    big = upload(client, slug, csv_bytes([["Last name"]] + [[n] for n in names]))
-    start(client, slug, big, ["last_name"])
-    other = make_client()
-    other_slug, _ = signup(other)
-    small = upload(other, other_slug, csv_bytes([["Last name"], ["Small"]]))
-    start(other, other_slug, small, ["last_name"])
+    big, names = big_import(client, slug)
+    other_slug, small = small_import_elsewhere(make_client)
     run_jobs()
     first, second = state(slug, big), state(other_slug, small)
     assert (first.status, first.done, first.created) == ("done", 20, 20)
@@ -559,15 +571,11 @@ def test_undoing_a_big_import_takes_turns_too(
 ):
     slug, _ = owner
     monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 5)
-    big = upload(client, slug, csv_bytes([["Last name"]] + [[f"Big {i}"] for i in range(20)]))
-    start(client, slug, big, ["last_name"])
+    big, _names = big_import(client, slug)
     run_jobs()
     monkeypatch.setitem(app.config, "IMPORT_TURN_SECONDS", 0)
     assert post(client, f"/app/{slug}/imports/{big}/revert").status_code == 302
-    other = make_client()
-    other_slug, _ = signup(other)
-    small = upload(other, other_slug, csv_bytes([["Last name"], ["Small"]]))
-    start(other, other_slug, small, ["last_name"])
+    other_slug, small = small_import_elsewhere(make_client)
     run_jobs()
     undone, second = state(slug, big), state(other_slug, small)
     assert (undone.status, undone.reverted) == ("reverted", 20)
