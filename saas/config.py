@@ -98,7 +98,7 @@ def load(instance_path: Path) -> dict:
         "IMPORT_BATCH_ROWS": int(os.environ.get("IMPORT_BATCH_ROWS", "10000")),
         "IMPORT_PAUSE_MS": int(os.environ.get("IMPORT_PAUSE_MS", "0")),
         # How long an import (or its undoing) runs before it lets waiting jobs go first.
-        "IMPORT_TURN_SECONDS": float(os.environ.get("IMPORT_TURN_SECONDS", "20")),
+        "IMPORT_TURN_SECONDS": float(os.environ.get("IMPORT_TURN_SECONDS") or "20"),
         "TRACKED_STALE_SECONDS": int(os.environ.get("TRACKED_STALE_SECONDS", "180")),
         # API calls per minute for one key and for a whole tenant, by plan ("default" for
         # the others); JSON in the environment to change them, e.g. for a benchmark.
