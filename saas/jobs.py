@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Queue, Retry, Worker, get_current_job
 from rq.job import Job
 from sqlalchemy import select
@@ -175,13 +176,17 @@ def others_waiting() -> bool:
     current = get_current_job()
     if current is None:
         return False
-    names = [current.origin]
-    if current.worker_name:
-        key = Worker.redis_worker_namespace_prefix + current.worker_name
-        worker = Worker.find_by_key(key, connection=redis())
-        if worker is not None:
-            names = worker.queue_names()
-    return any(get_queue(name).count for name in names)
+    try:
+        names = [current.origin]
+        if current.worker_name:
+            key = Worker.redis_worker_namespace_prefix + current.worker_name
+            worker = Worker.find_by_key(key, connection=redis())
+            if worker is not None:
+                names = worker.queue_names()
+        return any(get_queue(name).count for name in names)
+    except RedisError:  # Redis is away: no job can be waiting in it, the job goes on
+        log.warning("could not see whether jobs wait; going on", exc_info=True)
+        return False
 
 
 class Turn:

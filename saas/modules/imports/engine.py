@@ -125,9 +125,15 @@ def run(import_id: int) -> str:
                         Batch(imp, plan).write(batch, parsed)
                         imp.done = position = position + len(batch)
                         tracked.beat("import", import_id)
+                        # Other jobs wait for this worker: go on behind them (not after
+                        # the last batch, which would only find the end of the file).
+                        handing_over = position < total and turn.over()
+                        if handing_over:
+                            imp.status = "queued"
+                            tracked.start("import", import_id)
                     merge.kick()
-                    if position < total and turn.over():  # not after the last batch
-                        return _wait_for_turn(import_id, position)
+                    if handing_over:
+                        return "waiting for its turn"
                     if pause:
                         time.sleep(pause)
         except FileError as exc:
@@ -227,18 +233,6 @@ def _too_many(total: int) -> str | None:
             limit=f"{limit:,}",
         )
     return None
-
-
-def _wait_for_turn(import_id: int, position: int) -> str:
-    """Other jobs wait for this worker: queue the import again, behind them (it goes on
-    from ``position``, its last committed batch)."""
-    with db.scope(current_tenant()):
-        imp = locked(import_id)
-        if imp is None or imp.status != "running" or imp.done != position:
-            return "taken over by another run"
-        imp.status = "queued"
-        tracked.start("import", import_id)
-    return "waiting for its turn"
 
 
 def _fail(import_id: int, error: str) -> str:

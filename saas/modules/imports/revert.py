@@ -35,13 +35,6 @@ def run(import_id: int) -> str:
         position = imp.revert_upto
         tracked.beat("revert", import_id)
     while True:
-        if turn.over():  # other jobs wait for this worker: go on behind them
-            with db.scope(tenant):
-                imp = locked(import_id)
-                if imp is None or imp.status != "reverting" or imp.revert_upto != position:
-                    return "taken over by another run"
-                tracked.start("revert", import_id)
-            return "waiting for its turn"
         with db.scope(tenant):
             imp = locked(import_id)
             if imp is None or imp.status != "reverting" or imp.revert_upto != position:
@@ -77,6 +70,9 @@ def run(import_id: int) -> str:
             imp.reverted += len(rows)
             imp.revert_upto = position = rows[-1].row
             tracked.beat("revert", import_id)
+            if len(rows) == size and turn.over():  # other jobs wait: go on behind them
+                tracked.start("revert", import_id)
+                return "waiting for its turn"
 
 
 def _remove(otype: ObjectType, ids: list[int], actor: int | None, note: dict) -> None:
