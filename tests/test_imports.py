@@ -613,6 +613,8 @@ def test_an_import_waiting_for_its_turn_says_so(client, owner):
     shown = client.get(f"/app/{slug}/imports/{import_id}/progress").get_json()
     assert shown["label"] == "Waiting for its turn (other jobs go first) · 1 of 2 rows"
     assert not shown["finished"]
+    listed = client.get(f"/app/{slug}/imports/").get_data(as_text=True)
+    assert "Waiting for its turn (other jobs go first)" in listed
 
 
 def test_an_e_mail_sent_during_an_import_goes_out_before_the_import_ends(

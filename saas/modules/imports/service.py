@@ -316,10 +316,14 @@ STATUS_LABELS = {
 }
 
 
+def status_label(imp: Import) -> str:
+    if imp.status == "queued" and imp.done:  # it handed its worker over (see jobs.Turn)
+        return _("Waiting for its turn (other jobs go first)")
+    return str(STATUS_LABELS.get(imp.status, imp.status))
+
+
 def status_text(imp: Import, done: int, total: int | None, rate, eta) -> str:
-    parts = [str(STATUS_LABELS.get(imp.status, imp.status))]
-    if imp.status == "queued" and done:  # it handed its worker over (see jobs.Turn)
-        parts = [_("Waiting for its turn (other jobs go first)")]
+    parts = [status_label(imp)]
     if total:
         parts.append(_("%(done)s of %(total)s rows", done=f"{done:,}", total=f"{total:,}"))
     if rate:

@@ -45,7 +45,7 @@ def index():
         chosen=request.args.get("object", ""),
         encodings=ENCODINGS,
         labels={t.name: t.plural for t in all_types()},
-        status_labels=service.STATUS_LABELS,
+        status_label=service.status_label,
     )
 
 
