@@ -583,6 +583,46 @@ def test_undoing_a_big_import_takes_turns_too(
     assert contacts(slug) == [] and [c.last_name for c in contacts(other_slug)] == ["Small"]
 
 
+def test_an_import_waiting_for_its_turn_survives_redis_losing_its_queue(
+    client, owner, run_jobs, app, monkeypatch
+):
+    """The import hands its worker over to a job that waits; Redis then loses the queue
+    (the waiting job flushes it here): the reconciler enqueues the import again and it
+    goes on from its position, every row once."""
+    from saas import mail
+    from saas.extensions import redis
+    from saas.jobs import enqueue
+    from saas.modules.imports import engine
+    from saas.tracked import reconcile
+
+    slug, _ = owner
+    run_jobs()  # what signing up queued
+    monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 5)
+    monkeypatch.setitem(app.config, "IMPORT_TURN_SECONDS", 0)
+    big, names = big_import(client, slug)
+    write, send = engine.Batch.write, mail.send_email
+
+    def write_and_send(self, batch, parsed):
+        write(self, batch, parsed)
+        if self.imp.done == 0:
+            enqueue(send, "colleague@example.com", "Hello", "Are you there?")
+
+    monkeypatch.setattr(engine.Batch, "write", write_and_send)
+    monkeypatch.setattr(mail, "send_email", lambda to, subject, body: redis().flushdb())
+    run_jobs()
+    imp = state(slug, big)
+    assert (imp.status, imp.done) == ("queued", 10)  # handed over after two batches
+    with app.app_context():
+        age_heartbeats(slug)
+        reconcile()
+    assert attempts(slug) == [1]
+    run_jobs()
+    imp = state(slug, big)
+    assert (imp.status, imp.done, imp.created) == ("done", 20, 20)
+    assert sorted(c.last_name for c in contacts(slug)) == sorted(names)
+    assert attempts(slug) == []
+
+
 def test_an_import_goes_on_when_it_cannot_see_whether_jobs_wait(
     client, owner, run_jobs, app, monkeypatch
 ):
