@@ -3,7 +3,8 @@
 # Production image for the CRM. One image runs every process:
 #   web        (default CMD)   gunicorn saas.wsgi:app on 0.0.0.0:8000
 #   migrations                 saas db upgrade
-#   worker                     saas worker
+#   worker                     saas worker default notifications webhooks
+#   bulk worker                saas worker bulk    (imports and exports)
 #   scheduler                  saas scheduler
 #
 # Required at run time: SECRET_KEY, DATABASE_URL, REDIS_URL (SAAS_ENV=production

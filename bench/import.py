@@ -9,7 +9,7 @@ title, city, country, birthday, description) and the 5 custom ones; a fifth of
 its e-mails belong to existing contacts (updates), the rest are new.
 
 - ``rows_per_s``: the import, from the job's start to its commit of the last
-  batch, run by a real worker process (``saas worker imports --burst``) on the
+  batch, run by a real worker process (``saas worker bulk --burst``) on the
   stored upload, mapped by the automatic header match, mode upsert with the
   e-mail as key. The upload into PostgreSQL (``upload_s``) is reported apart.
 - ``copy_rows_per_s`` (baseline, same run): ``COPY … FROM STDIN (FORMAT csv)``
@@ -295,7 +295,7 @@ def main() -> None:
         saas = Path(sys.executable).with_name("saas")
         during.thread.start()
         cpu, worker_start = machine_cpu(), perf_counter()
-        worker = subprocess.run([str(saas), "worker", "imports", "--burst"], env=env, check=False)
+        worker = subprocess.run([str(saas), "worker", "bulk", "--burst"], env=env, check=False)
         import_cpu_s, worker_s = cpu_seconds(cpu), perf_counter() - worker_start
         during.on = False
         during.thread.join()

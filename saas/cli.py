@@ -248,8 +248,9 @@ def demo() -> None:
 @click.option("--port", default=8000, type=int)
 @with_appcontext
 def dev(host, port) -> None:
-    """Migrate, seed the demo tenant, then run web, worker and scheduler together."""
+    """Migrate, seed the demo tenant, then run web, two workers and the scheduler."""
     from saas.demo import DEMO_EMAIL, DEMO_PASSWORD, create_demo
+    from saas.jobs import QUICK
 
     if not run_migrations():
         raise SystemExit(1)
@@ -262,7 +263,9 @@ def dev(host, port) -> None:
              "--access-logfile", "-", "saas.wsgi:app"],
             env=env,
         ),
-        subprocess.Popen([str(exe / "saas"), "worker"], env=env),
+        # Two workers: e-mails and other quick jobs never wait for an import or export.
+        subprocess.Popen([str(exe / "saas"), "worker", *QUICK], env=env),
+        subprocess.Popen([str(exe / "saas"), "worker", "bulk"], env=env),
         subprocess.Popen([str(exe / "saas"), "scheduler"], env=env),
     ]  # fmt: skip
     click.echo(f"\n  CRM running at http://{host}:{port}/")

@@ -175,16 +175,18 @@ def retry_scheduled(app) -> int:
     from rq.registry import ScheduledJobRegistry
 
     from saas.extensions import redis
-    from saas.jobs import get_queue
+    from saas.jobs import QUEUES, get_queue
 
+    moved = 0
     with app.app_context():
-        queue = get_queue("default")
-        registry = ScheduledJobRegistry(queue=queue)
-        ids = registry.get_job_ids()
-        for job_id in ids:
-            registry.remove(job_id)
-            queue.enqueue_job(Job.fetch(job_id, connection=redis()))
-        return len(ids)
+        for name in QUEUES:
+            queue = get_queue(name)
+            registry = ScheduledJobRegistry(queue=queue)
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id)
+                queue.enqueue_job(Job.fetch(job_id, connection=redis()))
+                moved += 1
+    return moved
 
 
 # -- files -------------------------------------------------------------------------------------

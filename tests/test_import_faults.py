@@ -41,7 +41,7 @@ def _worker(services) -> subprocess.Popen:
     )
     saas = Path(sys.executable).with_name("saas")
     return subprocess.Popen(
-        [str(saas), "worker", "imports"],
+        [str(saas), "worker", "bulk"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

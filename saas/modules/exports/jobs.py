@@ -69,7 +69,7 @@ def _claim(export_id: int) -> Export | None:
         return export
 
 
-@job(queue="default", timeout=3600, retries=EXPORT_RETRIES)
+@job(queue="bulk", timeout=3600, retries=EXPORT_RETRIES)
 def run_export(export_id: int) -> str:
     """Write an export's file, a batch at a time, and keep it for download."""
     export = _claim(export_id)
@@ -170,7 +170,7 @@ def exports_tick() -> dict:
     return {"purged": purged, "runs": len(runs)}
 
 
-@job(queue="default", timeout=3600, retries=delivery.RETRIES)
+@job(queue="bulk", timeout=3600, retries=delivery.RETRIES)
 def run_schedule(run_id: int) -> str:
     """One day's run of a schedule; a failed delivery raises, and RQ tries again later."""
     with current_app.app_context():

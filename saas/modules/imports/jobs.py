@@ -11,13 +11,13 @@ from saas.jobs import job
 from saas.modules.imports import engine, revert
 
 
-@job(queue="imports", timeout=6 * 3600, retries=3)
+@job(queue="bulk", timeout=6 * 3600, retries=3)
 def run_import(import_id: int) -> str:
     """Bring an import's file in (from where it stands)."""
     return engine.run(import_id)
 
 
-@job(queue="imports", timeout=6 * 3600, retries=3)
+@job(queue="bulk", timeout=6 * 3600, retries=3)
 def revert_import(import_id: int) -> str:
     """Undo an import (from where the undoing stands)."""
     return revert.run(import_id)
