@@ -170,23 +170,24 @@ def runs(slug, schedule_id) -> list[ExportRun]:
 
 
 def retry_scheduled(app) -> int:
-    """Move jobs waiting for their retry back to the queue (their wait is over)."""
+    """Move scheduled exports' runs waiting for their retry back to their queue (their
+    wait is over)."""
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
     from saas.extensions import redis
-    from saas.jobs import QUEUES, get_queue
+    from saas.jobs import get_queue
+    from saas.modules.exports.jobs import run_schedule
 
-    moved = 0
     with app.app_context():
-        for name in QUEUES:
-            queue = get_queue(name)
-            registry = ScheduledJobRegistry(queue=queue)
-            for job_id in registry.get_job_ids():
-                registry.remove(job_id)
-                queue.enqueue_job(Job.fetch(job_id, connection=redis()))
-                moved += 1
-    return moved
+        queue = get_queue(run_schedule.job_spec.queue)
+        registry = ScheduledJobRegistry(queue=queue)
+        jobs = [Job.fetch(i, connection=redis()) for i in registry.get_job_ids()]
+        runs = [j for j in jobs if j.func_name.endswith(".run_schedule")]
+        for job in runs:  # not other tests' imports waiting for a retry on the same queue
+            registry.remove(job.id)
+            queue.enqueue_job(job)
+        return len(runs)
 
 
 # -- files -------------------------------------------------------------------------------------
