@@ -173,8 +173,8 @@ def enqueue_for_every_tenant(fn: Callable, *args) -> int:
 
 
 def others_waiting() -> bool:
-    """Whether a job waits in a queue that the worker running the current job serves
-    (all of them if one worker serves every queue), so it waits for this one to end."""
+    """Whether a job waits in one of the queues that the worker running the current job
+    serves: a job that cannot start before this one ends."""
     current = get_current_job()
     if current is None:
         return False
