@@ -1,7 +1,7 @@
 """How long a small import waits behind another company's big one on a shared worker.
 
-One worker (``saas worker --burst``, every queue, as ``saas dev`` and a one-worker
-deployment run it) is given company A's import of a 1,000,000-row contacts CSV
+One worker (``saas worker --burst``, every queue, as a one-worker deployment runs it;
+``saas dev`` runs a second one for quick jobs) is given company A's import of a 1,000,000-row contacts CSV
 (times ``--scale``; first and last name, e-mail, city: all new records). Five
 seconds after the worker starts, company B queues an import of two rows.
 
