@@ -7,6 +7,7 @@ from sqlalchemy import text
 from saas import create_app, embedded
 from saas.config import database_url
 from saas.db import db
+from saas.modules.api import auth_cache
 from saas.tenants.migrate import Migrator
 from tests.conftest import signup
 
@@ -18,10 +19,14 @@ def restore_db(services):
 
 
 def test_embedded_services_start_serve_a_request_and_keep_data(tmp_path, restore_db, monkeypatch):
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("REDIS_URL", raising=False)
+    for name in ("DATABASE_URL", "REDIS_URL"):  # unset here, as they were before, after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     urls = embedded.ensure_services(tmp_path)
     assert set(urls) == {"DATABASE_URL", "REDIS_URL"}
+    # The app below points the process's Redis client for work outside an app at the
+    # embedded server; the tests after this one get theirs back.
+    monkeypatch.setitem(auth_cache._outside_app, "client", auth_cache._outside_app.get("client"))
     assert (tmp_path / "pgdata" / "PG_VERSION").exists()
 
     app = create_app(
