@@ -283,19 +283,10 @@ def main() -> None:
         print(f"  upload            {upload_s:>8.1f} s", flush=True)
 
         during = Load(b_client, b_url)
-        env = dict(
-            os.environ,
-            SAAS_ENV="test",
-            SECRET_KEY="bench",
-            DATABASE_URL=svc.database_url,
-            REDIS_URL=svc.redis_url,
-            MAIL_BACKEND="file",
-            MAIL_DIR=str(svc.workdir / "mail"),
-        )
-        saas = Path(sys.executable).with_name("saas")
+        command, env = harness.worker_command(svc, "bulk")
         during.thread.start()
         cpu, worker_start = machine_cpu(), perf_counter()
-        worker = subprocess.run([str(saas), "worker", "bulk", "--burst"], env=env, check=False)
+        worker = subprocess.run(command, env=env, check=False)
         import_cpu_s, worker_s = cpu_seconds(cpu), perf_counter() - worker_start
         during.on = False
         during.thread.join()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import subprocess
 import sys
 import time
@@ -93,23 +92,9 @@ def race(app, svc, big: Path, rows: int, small: Path, turn: str, label: str) -> 
         a_slug, a_owner = company(f"Big {label}", f"big-{label}@turns.example")
         b_slug, b_owner = company(f"Small {label}", f"small-{label}@turns.example")
         a_id = queue(a_slug, a_owner, big)
-    env = dict(
-        os.environ,
-        SAAS_ENV="test",
-        SECRET_KEY="bench",
-        DATABASE_URL=svc.database_url,
-        REDIS_URL=svc.redis_url,
-        MAIL_BACKEND="file",
-        MAIL_DIR=str(svc.workdir / "mail"),
-    )
-    env.pop("IMPORT_TURN_SECONDS", None)
-    if turn:
-        env["IMPORT_TURN_SECONDS"] = turn
-    saas = Path(sys.executable).with_name("saas")
+    command, env = harness.worker_command(svc, IMPORT_TURN_SECONDS=turn)  # every queue
     start = time.time()
-    worker = subprocess.Popen(
-        [str(saas), "worker", "--burst"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(SMALL_AFTER)
     with app.app_context():
         b_id = queue(b_slug, b_owner, small)

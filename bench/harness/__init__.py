@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import statistics
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,6 +114,26 @@ def create_app(svc: Services, **config):
         if not summary.ok:
             raise SystemExit("migrating the bench database failed:\n" + "\n".join(summary.lines()))
     return app
+
+
+def worker_command(svc: Services, *queues: str, **env: str) -> tuple[list[str], dict]:
+    """A real ``saas worker QUEUE… --burst`` process on the throw-away services: its
+    command line and environment (``env`` added; an empty value leaves a setting out)."""
+    environ = dict(
+        os.environ,
+        SAAS_ENV="test",
+        SECRET_KEY="bench",
+        DATABASE_URL=svc.database_url,
+        REDIS_URL=svc.redis_url,
+        MAIL_BACKEND="file",
+        MAIL_DIR=str(svc.workdir / "mail"),
+    )
+    for name, value in env.items():
+        environ.pop(name, None)
+        if value:
+            environ[name] = value
+    saas = Path(sys.executable).with_name("saas")
+    return [str(saas), "worker", *queues, "--burst"], environ
 
 
 def percentile(values: list[float], p: float) -> float:
