@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 # A worker takes the next job from the first of its queues that has one: bulk work (imports,
 # exports) last, so an import that hands its turn over (see Turn) finds quick jobs served
 # first. Run as two workers (``saas dev`` does), quick jobs never wait for bulk ones.
-QUEUES = ("default", "notifications", "webhooks", "bulk")
-QUICK = QUEUES[:-1]
+QUICK = ("default", "notifications", "webhooks")
+QUEUES = (*QUICK, "bulk")
 # Long bulk work: its work horse gives way (a higher nice value) to web requests and to
 # other jobs on the same machine, so other companies' pages stay quick while a million
 # rows come in (bench/import.py's neighbour figure).
