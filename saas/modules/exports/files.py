@@ -12,12 +12,11 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import func, select
 
@@ -88,28 +87,50 @@ class CsvFile:
 
 
 class XlsxFile:
-    def __init__(self, out: BinaryIO, title: str):
-        self.out = out
-        self.book = Workbook(write_only=True)
-        self.sheet = self.book.create_sheet(_SHEET_UNSAFE.sub(" ", title)[:31] or "Export")
+    """Written a row at a time (XlsxWriter's ``constant_memory``: a row goes to a
+    temporary file as soon as the next one starts); text always as a string cell."""
 
-    def _cell(self, value):
-        cell = WriteOnlyCell(self.sheet, value=value)
-        if isinstance(value, str):
-            # openpyxl turns a string starting with "=" into a formula: never here.
-            cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
-            cell.data_type = "s"
-        return cell
+    OPTIONS = {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+    }
+
+    def __init__(self, out: BinaryIO, title: str):
+        self.book = xlsxwriter.Workbook(out, self.OPTIONS)
+        self.sheet = self.book.add_worksheet(_SHEET_UNSAFE.sub(" ", title)[:31] or "Export")
+        self.day = self.book.add_format({"num_format": "yyyy-mm-dd"})
+        self.moment = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.row = 0
+
+    def _append(self, values) -> None:
+        sheet, row = self.sheet, self.row
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            if isinstance(value, str):
+                # Characters XML cannot hold (control characters) are left out.
+                sheet.write_string(row, col, ILLEGAL_CHARACTERS_RE.sub("", value))
+            elif isinstance(value, bool):
+                sheet.write_boolean(row, col, value)
+            elif isinstance(value, datetime):
+                sheet.write_datetime(row, col, value, self.moment)
+            elif isinstance(value, date):
+                sheet.write_datetime(row, col, value, self.day)
+            else:
+                sheet.write_number(row, col, value)
+        self.row += 1
 
     def header(self, labels: list[str]) -> None:
-        self.sheet.append([self._cell(label) for label in labels])
+        self._append(labels)
 
     def rows(self, fields, records, names: Names, zone: ZoneInfo) -> None:
         for r in records:
-            self.sheet.append([r.id, *(self._cell(typed(f, r, names, zone)) for f in fields)])
+            self._append([r.id, *(typed(f, r, names, zone) for f in fields)])
 
     def close(self) -> None:
-        self.book.save(self.out)
+        self.book.close()
 
 
 WRITERS = {"csv": CsvFile, "xlsx": XlsxFile}
