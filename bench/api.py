@@ -54,7 +54,6 @@ import psycopg  # noqa: E402
 from harness import callprofile, web  # noqa: E402
 from pages import load, make_tenant  # noqa: E402
 from psycopg import sql  # noqa: E402
-from sqlalchemy import select  # noqa: E402
 
 from saas.db import db  # noqa: E402
 from saas.modules.api import keys  # noqa: E402
@@ -62,7 +61,6 @@ from saas.modules.customization import service as customization  # noqa: E402
 from saas.modules.customization.jobs import build_index  # noqa: E402
 from saas.modules.records.registry import get  # noqa: E402
 from saas.modules.records.search import lexemes  # noqa: E402
-from saas.tenants.models import Tenant  # noqa: E402
 
 TARGETS = {"ratio": 0.5, "get_p95_ms": 15.0, "list_p95_ms": 50.0, "bulk_1000_ms": 1500.0}
 FIELD = "cf_territory"
@@ -89,27 +87,22 @@ DROP FUNCTION {s}.bench_territory();
 """
 
 
-def tenant_ref(slug: str):
-    with db.scope() as s:
-        return s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
-
-
 def add_territory(slug: str) -> None:
     """The custom field, through the service, and its index (the job, run here)."""
-    with db.scope(tenant_ref(slug)):
+    with db.scope(harness.tenant_ref(slug)):
         form = {"label": "Territory", "name": "territory", "type": "text", "indexed": "on"}
         cf = customization.add_field(get("contact"), form)
         if cf.name != FIELD:
             raise SystemExit(f"FAILED: the field is {cf.name}, not {FIELD}")
         field_id = cf.id
-    with db.scope(tenant_ref(slug)):
+    with db.scope(harness.tenant_ref(slug)):
         if build_index(field_id) != "ready":
             raise SystemExit("FAILED: the custom field's index was not built")
 
 
 def verify_search(url: str, slug: str, schema: str, sample: int = 300) -> int:
     """A sample of contacts' ``search`` equals the lexemes of the tenant's searchable fields."""
-    with db.scope(tenant_ref(slug)):
+    with db.scope(harness.tenant_ref(slug)):
         fields = get("contact").searchable
     if FIELD not in fields:
         raise SystemExit(f"FAILED: {FIELD} is not searchable: {fields}")
@@ -132,7 +125,7 @@ def verify_search(url: str, slug: str, schema: str, sample: int = 300) -> int:
 
 
 def make_key(slug: str, owner: int) -> str:
-    with db.scope(tenant_ref(slug)):
+    with db.scope(harness.tenant_ref(slug)):
         _key, token = keys.create("Bench", {"*": "write"}, created_by=owner)
     return token
 

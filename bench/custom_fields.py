@@ -44,12 +44,11 @@ import harness  # noqa: E402
 import psycopg  # noqa: E402
 from pages import OWNERS, Recorder, h, load, make_tenant, measure, sign_in  # noqa: E402
 from psycopg import sql  # noqa: E402
-from sqlalchemy import event, select  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from saas.db import db  # noqa: E402
 from saas.modules.customization import jobs, service  # noqa: E402
 from saas.modules.records.registry import get  # noqa: E402
-from saas.tenants.models import Tenant  # noqa: E402
 
 TARGETS = {"add_field_ms": 1000.0, "filter_p95_ms": 50.0}
 TIER = {
@@ -83,12 +82,6 @@ class SqlTimer:
             self.count += 1
 
 
-def tenant_ref(slug: str):
-    """The tenant as a request resolves it (with its current meta version)."""
-    with db.scope() as s:
-        return s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
-
-
 def relfilenode(url: str, table: str) -> int:
     with psycopg.connect(url) as conn:
         return conn.execute(
@@ -98,7 +91,7 @@ def relfilenode(url: str, table: str) -> int:
 
 def add_field(slug: str, form: dict, timer: SqlTimer) -> tuple[float, dict]:
     """(ms from the start of the tenant scope to after its commit, the new field)."""
-    ref = tenant_ref(slug)
+    ref = harness.tenant_ref(slug)
     timer.on, timer.ms, timer.count = True, 0.0, 0
     start = perf_counter()
     with db.scope(ref):
@@ -134,7 +127,7 @@ def fill(url: str, table: str, column: str, choices: list[list[str]]) -> dict[st
 
 def build_index(slug: str, field_id: int) -> tuple[float, str]:
     """The index job in the tenant's unit of work: (ms until its commit, its answer)."""
-    ref = tenant_ref(slug)
+    ref = harness.tenant_ref(slug)
     start = perf_counter()
     with db.scope(ref):
         answer = jobs.build_index(field_id)

@@ -29,8 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import harness  # noqa: E402
 import psycopg  # noqa: E402
-from pages import load, make_tenant  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from pages import CUSTOM_CONTACT_FIELDS, load, make_tenant  # noqa: E402
 from werkzeug.datastructures import MultiDict  # noqa: E402
 
 from saas.db import db  # noqa: E402
@@ -39,20 +38,6 @@ from saas.modules.exports import service as exports  # noqa: E402
 from saas.modules.exports.files import columns  # noqa: E402
 from saas.modules.exports.models import Export  # noqa: E402
 from saas.modules.records.registry import get  # noqa: E402
-from saas.tenants.models import Tenant  # noqa: E402
-
-CUSTOM = [
-    {"label": "Customer number", "type": "text"},
-    {"label": "Credit limit", "type": "currency"},
-    {"label": "Renewal date", "type": "date"},
-    {"label": "Tier", "type": "choice", "choices": "Gold\nSilver\nBronze"},
-    {"label": "Newsletter", "type": "bool"},
-]
-
-
-def tenant_ref(slug: str):
-    with db.scope() as s:
-        return s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
 
 
 def fill_custom(url: str, schema: str, names: dict[str, str], tiers: list[str]) -> None:
@@ -106,9 +91,9 @@ def main() -> None:
             svc.database_url, schema, {"contacts": args.rows, "accounts": 1000, "deals": 20}, owners
         )
         with app.app_context():
-            ref = tenant_ref(slug)
+            ref = harness.tenant_ref(slug)
             with db.scope(ref):
-                for form in CUSTOM:
+                for form in CUSTOM_CONTACT_FIELDS:
                     customization.add_field(get("contact"), dict(form))
             with db.scope(ref):
                 otype = get("contact")

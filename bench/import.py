@@ -67,8 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import harness  # noqa: E402
 import psycopg  # noqa: E402
 from harness.web import machine_cpu  # noqa: E402
-from pages import PASSWORD, load, make_tenant, sign_in  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from pages import CUSTOM_CONTACT_FIELDS, PASSWORD, load, make_tenant, sign_in  # noqa: E402
 
 from saas.db import db  # noqa: E402
 from saas.modules.accounts.models import User  # noqa: E402
@@ -79,18 +78,10 @@ from saas.modules.imports.models import Import  # noqa: E402
 from saas.modules.imports.plan import Plan  # noqa: E402
 from saas.modules.imports.reader import Sniffed, open_table  # noqa: E402
 from saas.modules.records.registry import get  # noqa: E402
-from saas.tenants.models import Tenant  # noqa: E402
 from saas.tenants.service import create_tenant  # noqa: E402
 
 TARGETS = {"ratio": 0.5, "neighbour": 2.0}
 PACE = 0.2  # seconds between the starts of two neighbour requests
-CUSTOM = [
-    {"label": "Customer number", "type": "text"},
-    {"label": "Credit limit", "type": "currency"},
-    {"label": "Renewal date", "type": "date"},
-    {"label": "Tier", "type": "choice", "choices": "Gold\nSilver\nBronze"},
-    {"label": "Newsletter", "type": "bool"},
-]
 HEADER = [
     "First name", "Last name", "E-mail", "Phone", "Mobile", "Job title", "City", "Country",
     "Birthday", "Description",
@@ -100,11 +91,6 @@ FIRST = ["Anna", "Ben", "Carla", "Daniel", "Emma", "Felix", "Grace", "Henry", "�
 LAST = ["Smith", "Müller", "Garcia", "Novak", "Chen", "Okafor", "王", "李", "张", "Rossi"]
 TITLES = ["Buyer", "CEO", "Office manager", "采购经理", "", "Engineer"]
 PLACES = [("Berlin", "Germany"), ("上海", "China"), ("Austin", "USA"), ("Lyon", "France")]
-
-
-def tenant_ref(slug: str):
-    with db.scope() as s:
-        return s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
 
 
 def neighbour() -> tuple[str, str, list[int]]:
@@ -362,10 +348,10 @@ def main() -> None:
             svc.database_url, b_schema, {"contacts": 20_000, "accounts": 200, "deals": 20}, b_owners
         )
         with app.app_context():
-            with db.scope(tenant_ref(slug)):
-                for form in CUSTOM:
+            with db.scope(harness.tenant_ref(slug)):
+                for form in CUSTOM_CONTACT_FIELDS:
                     customization.add_field(get("contact"), dict(form))
-            with db.scope(tenant_ref(slug)):
+            with db.scope(harness.tenant_ref(slug)):
                 fields = {str(f.label): f.name for f in get("contact").fields}
         path = svc.workdir / "contacts.csv"
         write_csv(path, rows, existing_emails(svc.database_url, schema, rows // 5))
@@ -374,7 +360,7 @@ def main() -> None:
 
         columns = [
             "first_name", "last_name", "email", "phone", "mobile", "title", "city", "country",
-            "birthday", "description", *(fields[f["label"]] for f in CUSTOM),
+            "birthday", "description", *(fields[f["label"]] for f in CUSTOM_CONTACT_FIELDS),
         ]  # fmt: skip
         b_client = sign_in(app, "neighbour@pages.example")
         b_url = f"/app/{b_slug}/contacts/"
@@ -396,7 +382,7 @@ def main() -> None:
 
         with app.app_context():
             start = perf_counter()
-            with db.scope(tenant_ref(slug)), path.open("rb") as fh:
+            with db.scope(harness.tenant_ref(slug)), path.open("rb") as fh:
                 imp = imports.upload(get("contact"), "contacts.csv", fh, user_id=owners[0])
                 mapped = [c["field"] for c in imp.mapping]
                 if mapped != columns:
@@ -406,7 +392,7 @@ def main() -> None:
                 imports.start(imp)
                 import_id = imp.id
             upload_s = perf_counter() - start
-            with db.scope(tenant_ref(slug)) as s:
+            with db.scope(harness.tenant_ref(slug)) as s:
                 parse_cpu_s = read_and_parse(s.get(Import, import_id), path)
         print(f"  upload            {upload_s:>8.1f} s", flush=True)
 
@@ -421,7 +407,7 @@ def main() -> None:
         if worker.returncode != 0:
             raise SystemExit(f"FAILED: the worker exited with {worker.returncode}")
 
-        with app.app_context(), db.scope(tenant_ref(slug)) as s:
+        with app.app_context(), db.scope(harness.tenant_ref(slug)) as s:
             imp = s.get(Import, import_id)
             if imp.status != "done":
                 raise SystemExit(f"FAILED: the import is {imp.status}: {imp.error}")

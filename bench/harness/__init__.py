@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 from redis import Redis
+from sqlalchemy import select
 
 from saas import create_app as make_app
 from saas import embedded
@@ -134,6 +135,15 @@ def worker_command(svc: Services, *queues: str, **env: str) -> tuple[list[str], 
             environ[name] = value
     saas = Path(sys.executable).with_name("saas")
     return [str(saas), "worker", *queues, "--burst"], environ
+
+
+def tenant_ref(slug: str):
+    """The tenant as a request resolves it (with its current meta version); in an app
+    context."""
+    from saas.tenants.models import Tenant
+
+    with db.scope() as s:
+        return s.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one().ref()
 
 
 def percentile(values: list[float], p: float) -> float:
