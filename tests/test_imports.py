@@ -248,8 +248,9 @@ def test_a_unique_custom_field_is_a_dedupe_key(client, owner, run_jobs):
     )
     assert resp.status_code == 302, resp.get_data(as_text=True)
     existing = make(slug, "contact", last_name="Before", cf_erp_number="E-1")
-    # Keys with what an array literal quotes or escapes are found all the same.
-    odd = ['E "3", {x}', "E\\4", "NULL"]
+    # Keys with what an array literal quotes or escapes, or the character that separates
+    # the keys sent to PostgreSQL, are found all the same.
+    odd = ['E "3", {x}', "E\\4", "NULL", "E\x1f5"]
     others = [make(slug, "contact", last_name="Odd", cf_erp_number=key) for key in odd]
     rows = [["ERP number", "Last name"], ["E-1", "After"], ["E-2", "Second"]]
     rows += [[key, "Found"] for key in odd]
@@ -265,10 +266,10 @@ def test_a_unique_custom_field_is_a_dedupe_key(client, owner, run_jobs):
     )
     run_jobs()
     imp = state(slug, import_id)
-    assert (imp.created, imp.updated, imp.failed) == (1, 4, 0)
+    assert (imp.created, imp.updated, imp.failed) == (1, 5, 0)
     people = {c.id: c.last_name for c in contacts(slug)}
-    assert people[existing] == "After" and len(people) == 5
-    assert [people[i] for i in others] == ["Found"] * 3
+    assert people[existing] == "After" and len(people) == 6
+    assert [people[i] for i in others] == ["Found"] * 4
 
 
 def test_accounts_are_found_by_domain(client, owner, run_jobs):

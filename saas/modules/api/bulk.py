@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flask import g, jsonify
-from sqlalchemy import any_, bindparam
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from saas.db import session
 from saas.modules.api import serialize
@@ -122,20 +120,11 @@ class Run:
         return parse(f, value)
 
     def _existing(self, keys: set) -> dict:
-        keys.discard(None)
-        if not keys:
+        if self.key is None:
             return {}
         otype = self.otype
         column = otype.model.id if self.key == "id" else otype.column(self.key)
-        stmt = (
-            service.select_records(otype, viewer=g.viewer)
-            .with_only_columns(column, otype.model.id)
-            .where(column == any_(bindparam("keys", list(keys), type_=ARRAY(column.type))))
-        )
-        found: dict = {}
-        for value, record_id in session().execute(stmt):
-            found.setdefault(value, []).append(record_id)
-        return found
+        return bulk.find(otype, column, keys, viewer=g.viewer)
 
     def _validated(self, i: int, raw: dict, record=None) -> dict | None:
         try:

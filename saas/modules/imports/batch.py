@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from psycopg.types.json import Jsonb
-from sqlalchemy import Text, any_, bindparam, cast
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from saas.db import session
 from saas.modules.imports.models import Import, ImportProblem, ImportRow
@@ -80,7 +78,13 @@ class Batch:
         self._log()
 
     def _round(self, items: list[tuple[int, Parsed]]) -> None:
-        existing = self._existing([p.values.get(self.key) for _n, p in items]) if self.key else {}
+        existing = (
+            bulk.find(
+                self.otype, self.otype.column(self.key), {p.values.get(self.key) for _n, p in items}
+            )
+            if self.key
+            else {}
+        )
         mode = self.imp.mode
         creates, updates = [], []
         label = self.otype.field(self.key).label if self.key else ""
@@ -121,21 +125,6 @@ class Batch:
             self._create(creates)
         if updates:
             self._update(updates)
-
-    def _existing(self, keys: list) -> dict:
-        keys = [k for k in keys if k is not None]
-        if not keys:
-            return {}
-        column = self.otype.column(self.key)
-        stmt = (
-            service.select_records(self.otype)
-            .with_only_columns(column, self.otype.model.id)
-            .where(column == any_(_array(list(set(keys)), column.type)))
-        )
-        found: dict = {}
-        for value, record_id in session().execute(stmt):
-            found.setdefault(value, []).append(record_id)
-        return found
 
     def _create(self, items: list[tuple[int, Parsed]]) -> None:
         self.plan.complete([p for _n, p in items])
@@ -204,14 +193,3 @@ class Batch:
         if self.out.problems:
             columns = ["import_id", "row", "skipped", "cells", "reason"]
             bulk.copy_into(ImportProblem.__table__, columns, self.out.problems)
-
-
-def _array(keys: list, item_type):
-    """``keys`` as one array parameter. Strings are written as the array's text here, in
-    one join: psycopg adapts a list element by element, in Python, which took as long
-    as the lookup itself for a batch of 10,000 e-mails."""
-    if not all(type(k) is str for k in keys):
-        return bindparam("keys", keys, type_=ARRAY(item_type))
-    if any('"' in k or "\\" in k for k in keys):
-        keys = [k.replace("\\", "\\\\").replace('"', '\\"') for k in keys]
-    return cast(bindparam("keys", '{"' + '","'.join(keys) + '"}', type_=Text), ARRAY(item_type))

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from psycopg.copy import QueuedLibpqWriter
-from sqlalchemy import text
+from sqlalchemy import Text, any_, bindparam, func, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from saas.db import current_tenant, db, session
@@ -147,6 +148,45 @@ def _copy(target: str, names: Sequence[str], rows) -> None:
         with cursor.copy(f"COPY {target} ({columns}) FROM STDIN", writer=writer) as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+# -- finding records by a key -------------------------------------------------------------
+
+SEPARATOR = "\x1f"  # the unit separator: never in a key typed into a cell (else: see _keys)
+
+
+def find(otype: ObjectType, column, keys: set, *, viewer=None) -> dict[object, list[int]]:
+    """The ids of the live records (that ``viewer`` may see) whose ``column`` holds one of
+    ``keys``, by key; in one query, which reads the column's index when it has one."""
+    keys = {k for k in keys if k is not None}
+    if not keys:
+        return {}
+    stmt = (
+        service.select_records(otype, viewer=viewer)
+        .with_only_columns(column, otype.model.id)
+        .where(column == any_(_keys(keys, column.type)))
+    )
+    # Told the keys, the planner expects each to match a record and may choose to read
+    # the whole table (four times slower on 500,000 contacts than the index); where the
+    # column has no index, it reads the table once, looking each row up in the keys hashed.
+    session().execute(text("SET LOCAL enable_seqscan = off"))
+    found: dict = {}
+    for value, record_id in session().execute(stmt):
+        found.setdefault(value, []).append(record_id)
+    session().execute(text("RESET enable_seqscan"))
+    return found
+
+
+def _keys(keys: set, item_type):
+    """``keys`` as one array PostgreSQL knows while planning, so it hashes them: as a
+    parameter cast to an array, the planner saw an unknown array and compared every row of
+    a small table with every key (5 s for 10,000 keys and 5,000 contacts). Strings are
+    sent as one text split by ``string_to_array``: psycopg adapts a list element by
+    element, in Python, which took as long as the lookup for 10,000 e-mails."""
+    if all(type(k) is str and SEPARATOR not in k for k in keys):
+        joined = bindparam("keys", SEPARATOR.join(keys), type_=Text)
+        return func.string_to_array(joined, SEPARATOR, type_=ARRAY(Text))
+    return bindparam("keys", list(keys), type_=ARRAY(item_type))
 
 
 # -- create ------------------------------------------------------------------------------
