@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import harness  # noqa: E402
 import psycopg  # noqa: E402
-from pages import CUSTOM_CONTACT_FIELDS, load, make_tenant  # noqa: E402
+from harness.contacts import CUSTOM_CONTACT_FIELDS  # noqa: E402
+from pages import load, make_tenant  # noqa: E402
 from werkzeug.datastructures import MultiDict  # noqa: E402
 
 from saas.db import db  # noqa: E402

@@ -51,11 +51,7 @@ The import must end with every row accounted for: created + updated + unchanged
 from __future__ import annotations
 
 import argparse
-import csv
-import multiprocessing
 import os
-import random
-import subprocess
 import sys
 import threading
 from itertools import islice
@@ -66,14 +62,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import harness  # noqa: E402
 import psycopg  # noqa: E402
-from harness.web import machine_cpu  # noqa: E402
-from pages import CUSTOM_CONTACT_FIELDS, PASSWORD, load, make_tenant, sign_in  # noqa: E402
+from harness.contacts import (  # noqa: E402
+    add_custom_fields,
+    copy_from,
+    existing_emails,
+    finished,
+    run_worker,
+    start_import,
+    timed_in_child,
+    write_csv,
+)
+from harness.web import cpu_seconds, machine_cpu  # noqa: E402
+from pages import PASSWORD, load, make_tenant, sign_in  # noqa: E402
 
 from saas.db import db  # noqa: E402
 from saas.modules.accounts.models import User  # noqa: E402
 from saas.modules.accounts.passwords import hash_password  # noqa: E402
-from saas.modules.customization import service as customization  # noqa: E402
-from saas.modules.imports import service as imports  # noqa: E402
 from saas.modules.imports.models import Import  # noqa: E402
 from saas.modules.imports.plan import Plan  # noqa: E402
 from saas.modules.imports.reader import Sniffed, open_table  # noqa: E402
@@ -82,15 +86,6 @@ from saas.tenants.service import create_tenant  # noqa: E402
 
 TARGETS = {"ratio": 0.5, "neighbour": 2.0}
 PACE = 0.2  # seconds between the starts of two neighbour requests
-HEADER = [
-    "First name", "Last name", "E-mail", "Phone", "Mobile", "Job title", "City", "Country",
-    "Birthday", "Description",
-    "Customer number", "Credit limit", "Renewal date", "Tier", "Newsletter",
-]  # fmt: skip
-FIRST = ["Anna", "Ben", "Carla", "Daniel", "Emma", "Felix", "Grace", "Henry", "伟", "芳", "静"]
-LAST = ["Smith", "Müller", "Garcia", "Novak", "Chen", "Okafor", "王", "李", "张", "Rossi"]
-TITLES = ["Buyer", "CEO", "Office manager", "采购经理", "", "Engineer"]
-PLACES = [("Berlin", "Germany"), ("上海", "China"), ("Austin", "USA"), ("Lyon", "France")]
 
 
 def neighbour() -> tuple[str, str, list[int]]:
@@ -105,56 +100,6 @@ def neighbour() -> tuple[str, str, list[int]]:
         s.flush()
         tenant = create_tenant("Neighbour Co", user)
         return tenant.slug, tenant.schema_name, [user.id] * 5  # one owner, all shares
-
-
-def existing_emails(url: str, schema: str, n: int) -> list[str]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            f'SELECT email FROM "{schema}".contacts WHERE deleted_at IS NULL AND email IS NOT NULL'
-            " GROUP BY email HAVING count(*) = 1 LIMIT %s",
-            (n,),
-        ).fetchall()
-    return [r[0] for r in rows]
-
-
-def write_csv(path: Path, rows: int, known: list[str]) -> None:
-    """The file: a fifth of its rows carry e-mails of existing contacts."""
-    rnd = random.Random(7)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
-        out.writerow(HEADER)
-        for i in range(rows):
-            city, country = PLACES[i % len(PLACES)]
-            email = (
-                known[i // 5] if i % 5 == 0 and i // 5 < len(known) else f"new{i}@import.example"
-            )
-            out.writerow(
-                [
-                    FIRST[i % len(FIRST)],
-                    LAST[(i * 7) % len(LAST)],
-                    email,
-                    f"+1 555 {i % 10_000_000:07d}",
-                    f"+86 138 {i % 10000:04d} {(i * 3) % 10000:04d}" if i % 2 else "",
-                    TITLES[i % len(TITLES)],
-                    city,
-                    country,
-                    f"19{60 + i % 40}-{1 + i % 12:02d}-{1 + i % 28:02d}" if i % 3 == 0 else "",
-                    "Met at the trade fair" if i % 10 == 0 else "",
-                    f"C-{i:08d}",
-                    f"{rnd.randint(0, 100000)}.{rnd.randint(0, 99):02d}",
-                    f"2027-{1 + i % 12:02d}-15",
-                    ("Gold", "Silver", "Bronze", "")[i % 4],
-                    ("yes", "no")[i % 2],
-                ]
-            )
-
-
-def cpu_seconds(since: tuple[float, float] | None) -> float | None:
-    """CPU seconds the machine was busy since ``since`` (``machine_cpu()``), or None."""
-    now = machine_cpu()
-    if since is None or now is None:
-        return None
-    return (now[0] - since[0]) / os.sysconf("SC_CLK_TCK")
 
 
 def baseline(
@@ -173,41 +118,6 @@ def baseline(
         result = timed_in_child(url, [(statement, path)], during)
         conn.execute(f"DROP TABLE {s}.copy_baseline")
     return result
-
-
-def timed_in_child(url: str, steps: list, during: Load) -> tuple[float, float | None]:
-    """Seconds for ``steps`` ([(statement, file to COPY from or None)], one transaction)
-    in a process of its own while ``during`` loads B's page, and the machine's CPU
-    seconds meanwhile."""
-    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
-    child = multiprocessing.get_context("fork").Process(target=_run_steps, args=(url, steps, send))
-    during.thread.start()
-    cpu = machine_cpu()
-    child.start()
-    seconds = receive.recv()
-    cpu_s = cpu_seconds(cpu)
-    child.join()
-    during.on = False
-    during.thread.join()
-    return seconds, cpu_s
-
-
-def _run_steps(url: str, steps: list, out) -> None:
-    with psycopg.connect(url) as conn:
-        start = perf_counter()
-        with conn.transaction(), conn.cursor() as cur:
-            for statement, path in steps:
-                if path is None:
-                    cur.execute(statement)
-                else:
-                    copy_from(cur, statement, path)
-        out.send(perf_counter() - start)
-
-
-def copy_from(cur, statement: str, path: Path) -> None:
-    with path.open("rb") as fh, cur.copy(statement) as copy:
-        while data := fh.read(1 << 20):
-            copy.write(data)
 
 
 # -- the floor: what the import stored, stored by PostgreSQL alone ---------------------------
@@ -348,20 +258,12 @@ def main() -> None:
             svc.database_url, b_schema, {"contacts": 20_000, "accounts": 200, "deals": 20}, b_owners
         )
         with app.app_context():
-            with db.scope(harness.tenant_ref(slug)):
-                for form in CUSTOM_CONTACT_FIELDS:
-                    customization.add_field(get("contact"), dict(form))
-            with db.scope(harness.tenant_ref(slug)):
-                fields = {str(f.label): f.name for f in get("contact").fields}
+            columns = add_custom_fields(slug)
         path = svc.workdir / "contacts.csv"
         write_csv(path, rows, existing_emails(svc.database_url, schema, rows // 5))
         size_mb = path.stat().st_size / 1e6
         print(f"wrote {rows:,} rows ({size_mb:.0f} MB) to {path.name}", flush=True)
 
-        columns = [
-            "first_name", "last_name", "email", "phone", "mobile", "title", "city", "country",
-            "birthday", "description", *(fields[f["label"]] for f in CUSTOM_CONTACT_FIELDS),
-        ]  # fmt: skip
         b_client = sign_in(app, "neighbour@pages.example")
         b_url = f"/app/{b_slug}/contacts/"
         for _ in range(10):
@@ -382,41 +284,21 @@ def main() -> None:
 
         with app.app_context():
             start = perf_counter()
-            with db.scope(harness.tenant_ref(slug)), path.open("rb") as fh:
-                imp = imports.upload(get("contact"), "contacts.csv", fh, user_id=owners[0])
-                mapped = [c["field"] for c in imp.mapping]
-                if mapped != columns:
-                    raise SystemExit(f"FAILED: automatic mapping {mapped} is not {columns}")
-                form = {f"field_{i}": n for i, n in enumerate(mapped)}
-                imports.configure(imp, form | {"mode": "upsert", "dedupe": "email"})
-                imports.start(imp)
-                import_id = imp.id
+            import_id = start_import(slug, path, owners[0], columns)
             upload_s = perf_counter() - start
             with db.scope(harness.tenant_ref(slug)) as s:
                 parse_cpu_s = read_and_parse(s.get(Import, import_id), path)
         print(f"  upload            {upload_s:>8.1f} s", flush=True)
 
         during = Load(b_client, b_url)
-        command, env = harness.worker_command(svc, "bulk")
         during.thread.start()
         cpu, worker_start = machine_cpu(), perf_counter()
-        worker = subprocess.run(command, env=env, check=False)
+        run_worker(svc)
         import_cpu_s, worker_s = cpu_seconds(cpu), perf_counter() - worker_start
         during.on = False
         during.thread.join()
-        if worker.returncode != 0:
-            raise SystemExit(f"FAILED: the worker exited with {worker.returncode}")
-
-        with app.app_context(), db.scope(harness.tenant_ref(slug)) as s:
-            imp = s.get(Import, import_id)
-            if imp.status != "done":
-                raise SystemExit(f"FAILED: the import is {imp.status}: {imp.error}")
-            seconds = (imp.finished_at - imp.run_started_at).total_seconds()
-            counts = {
-                k: getattr(imp, k) for k in ("created", "updated", "unchanged", "skipped", "failed")
-            }
-        if sum(counts.values()) != rows:
-            raise SystemExit(f"FAILED: {counts} do not add up to {rows} rows")
+        with app.app_context():
+            seconds, counts = finished(slug, import_id, rows)
         with psycopg.connect(svc.database_url) as conn:
             live = conn.execute(
                 f'SELECT count(*) FROM "{schema}".contacts WHERE deleted_at IS NULL'

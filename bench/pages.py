@@ -482,16 +482,6 @@ def verify_search(url: str, schema: str, sample: int = 300) -> int:
 # -- the tenant and its pages ------------------------------------------------------------
 
 
-# The custom contact fields of the import and export benchmarks.
-CUSTOM_CONTACT_FIELDS = [
-    {"label": "Customer number", "type": "text"},
-    {"label": "Credit limit", "type": "currency"},
-    {"label": "Renewal date", "type": "date"},
-    {"label": "Tier", "type": "choice", "choices": "Gold\nSilver\nBronze"},
-    {"label": "Newsletter", "type": "bool"},
-]
-
-
 def make_tenant() -> tuple[str, str, list[int]]:
     """The bench company, its owner and four members; returns (slug, schema, user ids)."""
     password_hash = hash_password(PASSWORD)

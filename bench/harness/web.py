@@ -62,6 +62,14 @@ def machine_cpu() -> tuple[float, float] | None:
     return sum(ticks) - idle, sum(ticks)
 
 
+def cpu_seconds(since: tuple[float, float] | None) -> float | None:
+    """CPU seconds the machine was busy since ``since`` (``machine_cpu()``), or None."""
+    now = machine_cpu()
+    if since is None or now is None:
+        return None
+    return (now[0] - since[0]) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
