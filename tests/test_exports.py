@@ -348,6 +348,37 @@ def test_cancel_before_and_during_the_run(app, client, run_jobs, monkeypatch):
     assert "export_finished" not in kinds
 
 
+def test_an_excel_export_leaves_no_temporary_files(client, run_jobs, monkeypatch, tmp_path):
+    """Finished or cancelled while it was being written, an Excel export removes the
+    files it wrote rows to."""
+    import tempfile
+
+    slug, _email = signup(client)
+    for i in range(5):
+        make(slug, "account", name=f"Temp {i}")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(files, "BATCH", 2)
+    finished = start(client, slug, "account", fmt="xlsx")
+    run_jobs()
+    assert row(slug, finished).status == "finished"
+    original, seen = jobs._set, []
+
+    def cancel_after_first_batch(export_id, **values):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        ok = original(export_id, **values)
+        if values.get("done") == 2:
+            with db.scope(tenant_ref(slug)) as s:
+                assert service.cancel(s.get(Export, export_id))
+        return ok
+
+    monkeypatch.setattr(jobs, "_set", cancel_after_first_batch)
+    cancelled = start(client, slug, "account", fmt="xlsx")
+    run_jobs()
+    assert row(slug, cancelled).status == "cancelled"
+    assert any(names for names in seen)  # rows went to a temporary file meanwhile
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_killed_worker_s_retry_writes_the_file_again_without_duplicates(client, run_jobs):
     slug, _email = signup(client)
     ids = sorted(make(slug, "account", name=f"Once {i}") for i in range(3))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import BinaryIO
@@ -85,6 +86,9 @@ class CsvFile:
         self.text.flush()
         self.text.detach()  # the caller owns the file
 
+    def cleanup(self) -> None:
+        pass  # no files of its own
+
 
 class XlsxFile:
     """Written a row at a time (XlsxWriter's ``constant_memory``: a row goes to a
@@ -98,7 +102,9 @@ class XlsxFile:
     }
 
     def __init__(self, out: BinaryIO, title: str):
-        self.book = xlsxwriter.Workbook(out, self.OPTIONS)
+        # Its temporary files, removed when the file is written, cancelled or fails.
+        self.tmp = tempfile.TemporaryDirectory(prefix="export-")
+        self.book = xlsxwriter.Workbook(out, self.OPTIONS | {"tmpdir": self.tmp.name})
         self.sheet = self.book.add_worksheet(_SHEET_UNSAFE.sub(" ", title)[:31] or "Export")
         self.day = self.book.add_format({"num_format": "yyyy-mm-dd"})
         self.moment = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
@@ -132,6 +138,9 @@ class XlsxFile:
     def close(self) -> None:
         self.book.close()
 
+    def cleanup(self) -> None:
+        self.tmp.cleanup()
+
 
 WRITERS = {"csv": CsvFile, "xlsx": XlsxFile}
 
@@ -153,15 +162,18 @@ def write(
     """Write the records of ``stmt`` to ``out``; returns how many. ``progress(rows done)``
     is called after each batch and stops the export (:class:`Stopped`) by returning False."""
     writer = WRITERS[fmt](out, str(otype.plural))
-    writer.header(["id", *(str(f.label) for f in fields)])
-    done = 0
-    result = session().execute(stmt.execution_options(yield_per=BATCH)).scalars()
-    for batch in result.partitions(BATCH):
-        writer.rows(fields, batch, Names(otype, batch, fields), zone)
-        done += len(batch)
-        if progress is not None and progress(done) is False:
-            raise Stopped
-    writer.close()
+    try:
+        writer.header(["id", *(str(f.label) for f in fields)])
+        done = 0
+        result = session().execute(stmt.execution_options(yield_per=BATCH)).scalars()
+        for batch in result.partitions(BATCH):
+            writer.rows(fields, batch, Names(otype, batch, fields), zone)
+            done += len(batch)
+            if progress is not None and progress(done) is False:
+                raise Stopped
+        writer.close()
+    finally:
+        writer.cleanup()
     return done
 
 
