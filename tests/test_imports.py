@@ -847,6 +847,32 @@ def test_a_unique_field_refusing_rows_fails_only_those_rows(client, owner, run_j
     assert report.count("another record already has this value") == 2
 
 
+def test_an_import_into_a_new_company_keeps_the_table_s_statistics(
+    client, owner, run_jobs, app, monkeypatch
+):
+    """The planner learns how big the table an import grows is (else a new company's
+    table stays "empty" to it until autovacuum comes, and each batch's lookups read the
+    whole table); it knows once the import has added as many rows as it knew of."""
+    slug, _ = owner
+    monkeypatch.setitem(app.config, "IMPORT_BATCH_ROWS", 10)
+    schema = tenant_ref(slug).schema_name
+
+    def known() -> float:
+        with db.scope() as s:
+            return s.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                {"t": f'"{schema}".contacts'},
+            ).scalar_one()
+
+    assert known() <= 0  # never analysed: a new company
+    rows = [["Last name", "E-mail"]] + [[f"P{i}", f"p{i}@example.com"] for i in range(45)]
+    import_id = upload(client, slug, csv_bytes(rows))
+    start(client, slug, import_id, ["last_name", "email"], mode="upsert", dedupe="email")
+    run_jobs()
+    assert state(slug, import_id).created == 45
+    assert known() >= 40  # analysed after 10, 20 and 40 rows
+
+
 def test_a_file_over_the_size_limit_is_refused_and_nothing_is_kept(client, owner, app, monkeypatch):
     slug, _ = owner
     monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 2 * 1024 * 1024)

@@ -35,7 +35,7 @@ from saas.modules.imports.models import Import, ImportRow
 from saas.modules.imports.plan import Plan
 from saas.modules.imports.reader import FileError, Sniffed, open_table
 from saas.modules.notifications.service import batched, muted, notify, tenant_locale
-from saas.modules.records.bulk import SearchMerge
+from saas.modules.records.bulk import SearchMerge, Statistics
 from saas.modules.records.registry import get
 from saas.modules.workspace.service import settings
 
@@ -104,6 +104,8 @@ def run(import_id: int) -> str:
                     tracked.beat("import", import_id)
             size = current_app.config["IMPORT_BATCH_ROWS"]
             pause = current_app.config["IMPORT_PAUSE_MS"] / 1000
+            with db.scope(tenant):
+                statistics = Statistics(plan.otype, least=size)
             with (
                 Ahead(table.rows(start=position), size, plan) as batches,
                 rare_full_gc() as tick,
@@ -122,7 +124,9 @@ def run(import_id: int) -> str:
                             finish(imp, "cancelled")
                             return "cancelled"
                         merge.apart()
+                        created = imp.created
                         Batch(imp, plan).write(batch, parsed)
+                        created = imp.created - created
                         imp.done = position = position + len(batch)
                         tracked.beat("import", import_id)
                         # Other jobs wait for this worker: go on behind them (not after
@@ -132,6 +136,7 @@ def run(import_id: int) -> str:
                             imp.status = "queued"
                             tracked.start("import", import_id)
                     merge.kick()
+                    statistics.grew(created)
                     if handing_over:
                         return "waiting for its turn"
                     if pause:

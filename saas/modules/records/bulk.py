@@ -140,6 +140,36 @@ class SearchMerge:
             log.exception("merging the pending list of %s failed", self.index)
 
 
+class Statistics:
+    """Keeps the planner's statistics of a table that a long bulk write (an import) grows:
+    ``ANALYZE`` each time the writer has added as many rows as the statistics knew of.
+    A new company's table is believed empty until autovacuum first analyses it, and a
+    planner that believes a table small reads all of it for each batch's lookups.
+
+    ``ANALYZE`` needs the table's owner: it runs as the login role, which owns every
+    tenant's tables, on a connection of its own."""
+
+    def __init__(self, otype: ObjectType, least: int):
+        self.table, self.least, self.added = _table(otype), least, 0
+        known = session().execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+            {"t": self.table},
+        )
+        self.known = max(0, int(known.scalar_one()))  # -1: never analysed
+
+    def grew(self, rows: int) -> None:
+        """The writer committed ``rows`` more rows."""
+        self.added += rows
+        if self.added < max(self.least, self.known):
+            return
+        try:
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f"ANALYZE {self.table}"))
+        except Exception:  # the writer goes on; autovacuum analyses the table later
+            log.exception("analysing %s failed", self.table)
+        self.known, self.added = self.known + self.added, 0
+
+
 def _copy(target: str, names: Sequence[str], rows) -> None:
     columns = ", ".join(f'"{n}"' for n in names)
     with _raw().cursor() as cursor:
@@ -166,15 +196,28 @@ def find(otype: ObjectType, column, keys: set, *, viewer=None) -> dict[object, l
         .with_only_columns(column, otype.model.id)
         .where(column == any_(_keys(keys, column.type)))
     )
+    # Planned for these keys each time: a plan kept for the statement (psycopg prepares
+    # it after five runs) does not know them and compares every row with every key.
     # Told the keys, the planner expects each to match a record and may choose to read
     # the whole table (four times slower on 500,000 contacts than the index); where the
     # column has no index, it reads the table once, looking each row up in the keys hashed.
-    session().execute(text("SET LOCAL enable_seqscan = off"))
+    before = session().execute(_PLAN_FOR_KEYS).one()
     found: dict = {}
     for value, record_id in session().execute(stmt):
         found.setdefault(value, []).append(record_id)
-    session().execute(text("RESET enable_seqscan"))
+    session().execute(_PLAN_AS_BEFORE, {"seqscan": before[0], "mode": before[1]})
     return found
+
+
+_PLAN_FOR_KEYS = text(
+    "SELECT current_setting('enable_seqscan'), current_setting('plan_cache_mode'),"
+    " set_config('enable_seqscan', 'off', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
+_PLAN_AS_BEFORE = text(
+    "SELECT set_config('enable_seqscan', :seqscan, true),"
+    " set_config('plan_cache_mode', :mode, true)"
+)
 
 
 def _keys(keys: set, item_type):
