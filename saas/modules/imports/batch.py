@@ -27,7 +27,10 @@ class Outcome:
 class Batch:
     """The rows of one batch, written in one transaction."""
 
-    def __init__(self, imp: Import, plan: Plan):
+    def __init__(self, imp: Import, plan: Plan, settle=lambda: None):
+        """``settle()`` is called before the batch's records are written (see
+        ``bulk.SearchMerge.settle``)."""
+        self.settle = settle
         self.imp = imp
         self.otype: ObjectType = plan.otype
         self.plan = plan
@@ -137,6 +140,7 @@ class Batch:
         if not rows:
             return
         actor = self.imp.user_id
+        self.settle()
         if bulk.fits(self.otype, "created"):
             written = bulk.create(self.otype, rows, actor=actor, note={"import": self.imp.id})
             ids, errors = written.ids, written.errors
@@ -159,6 +163,7 @@ class Batch:
     def _update(self, items: list[tuple[int, int, Parsed]]) -> None:
         fast = bulk.fits(self.otype, "updated")
         records = bulk.load(self.otype, [record_id for _n, record_id, _p in items], plain=fast)
+        self.settle()
         actor = self.imp.user_id
         rows = [(n, records[rid], p.values) for n, rid, p in items if rid in records]
         changes: dict[int, dict] = {}

@@ -125,7 +125,7 @@ def run(import_id: int) -> str:
                             return "cancelled"
                         merge.apart()
                         created = imp.created
-                        Batch(imp, plan).write(batch, parsed)
+                        Batch(imp, plan, settle=merge.settle).write(batch, parsed)
                         created = imp.created - created
                         imp.done = position = position + len(batch)
                         tracked.beat("import", import_id)

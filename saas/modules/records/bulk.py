@@ -101,6 +101,8 @@ class SearchMerge:
         schema = quoted_schema(current_tenant().schema_name)
         self.index = f'{schema}."{names[0]}"' if names and otype.searchable else None
         self._wake, self._closing = threading.Event(), False
+        self._idle = threading.Event()  # set while no merge runs
+        self._idle.set()
         self._thread = threading.Thread(target=self._run, name="search-merge", daemon=True)
 
     def __enter__(self):
@@ -123,7 +125,15 @@ class SearchMerge:
     def kick(self) -> None:
         """The writer committed: merge what it added (at once, or after the merge that
         runs now)."""
+        self._idle.clear()
         self._wake.set()
+
+    def settle(self) -> None:
+        """Before the writer's own heavy statements: wait for the merge that runs, so that
+        one of the two backends works at a time (the merge overlaps the writer's lookups
+        and Python, not its writes) and the machine keeps a core for other companies."""
+        if self._thread.is_alive():
+            self._idle.wait()
 
     def _run(self) -> None:
         merge = text(self.MERGE)
@@ -134,10 +144,14 @@ class SearchMerge:
                     self._wake.clear()
                     closing = self._closing
                     conn.execute(merge, {"index": self.index})
+                    if not self._wake.is_set():
+                        self._idle.set()
                     if closing:
                         return
         except Exception:  # the writer goes on; VACUUM or a later insert merges instead
             log.exception("merging the pending list of %s failed", self.index)
+        finally:
+            self._idle.set()  # nobody waits for a merge that will not come
 
 
 class Statistics:
