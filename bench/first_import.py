@@ -29,28 +29,15 @@ from time import perf_counter
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import harness  # noqa: E402
-import psycopg  # noqa: E402
 from harness.contacts import (  # noqa: E402
     add_custom_fields,
+    copy_baseline,
     finished,
     run_worker,
     start_import,
-    timed_in_child,
     write_csv,
 )
 from pages import make_tenant  # noqa: E402
-
-
-def baseline(url: str, schema: str, path: Path, columns: list[str]) -> float:
-    """Seconds for COPY of the file into an empty table like the company's contacts."""
-    s = f'"{schema}"'
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {s}.copy_baseline (LIKE {s}.contacts INCLUDING ALL)")
-        names = ", ".join(f'"{c}"' for c in columns)
-        statement = f"COPY {s}.copy_baseline ({names}) FROM STDIN WITH (FORMAT csv, HEADER)"
-        seconds, _cpu = timed_in_child(url, [(statement, path)])
-        conn.execute(f"DROP TABLE {s}.copy_baseline")
-    return seconds
 
 
 def main() -> None:
@@ -66,7 +53,7 @@ def main() -> None:
             columns = add_custom_fields(slug)
         path = svc.workdir / "contacts.csv"
         write_csv(path, rows, [])
-        copy_s = baseline(svc.database_url, schema, path, columns)
+        copy_s, _cpu = copy_baseline(svc.database_url, schema, path, columns)
         print(f"  COPY baseline     {copy_s:>8.1f} s  {rows / copy_s:>10,.0f} rows/s", flush=True)
         with app.app_context():
             import_id = start_import(slug, path, owners[0], columns)

@@ -64,6 +64,7 @@ import harness  # noqa: E402
 import psycopg  # noqa: E402
 from harness.contacts import (  # noqa: E402
     add_custom_fields,
+    copy_baseline,
     copy_from,
     existing_emails,
     finished,
@@ -100,24 +101,6 @@ def neighbour() -> tuple[str, str, list[int]]:
         s.flush()
         tenant = create_tenant("Neighbour Co", user)
         return tenant.slug, tenant.schema_name, [user.id] * 5  # one owner, all shares
-
-
-def baseline(
-    url: str, schema: str, path: Path, columns: list[str], during: Load
-) -> tuple[float, float | None]:
-    """Seconds for COPY of the file into an identical table holding A's rows, sent by a
-    process of its own (as the import's worker is) while ``during`` loads B's page, and
-    the machine's CPU seconds meanwhile."""
-    s = f'"{schema}"'
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {s}.copy_baseline (LIKE {s}.contacts INCLUDING ALL)")
-        conn.execute(f"INSERT INTO {s}.copy_baseline SELECT * FROM {s}.contacts")
-        conn.execute(f"VACUUM ANALYZE {s}.copy_baseline")
-        names = ", ".join(f'"{c}"' for c in columns)
-        statement = f"COPY {s}.copy_baseline ({names}) FROM STDIN WITH (FORMAT csv, HEADER)"
-        result = timed_in_child(url, [(statement, path)], during)
-        conn.execute(f"DROP TABLE {s}.copy_baseline")
-    return result
 
 
 # -- the floor: what the import stored, stored by PostgreSQL alone ---------------------------
@@ -277,7 +260,7 @@ def main() -> None:
         idle.thread.join()
 
         copying = Load(b_client, b_url)
-        copy_s, copy_cpu_s = baseline(svc.database_url, schema, path, columns, copying)
+        copy_s, copy_cpu_s = copy_baseline(svc.database_url, schema, path, columns, copying)
         copy_rps = rows / copy_s
         print(f"  COPY baseline     {copy_s:>8.1f} s  {copy_rps:>10,.0f} rows/s", flush=True)
         before = snapshot(svc.database_url, schema, svc.workdir)

@@ -133,6 +133,25 @@ def finished(slug: str, import_id: int, rows: int) -> tuple[float, dict]:
     return seconds, counts
 
 
+def copy_baseline(
+    url: str, schema: str, path: Path, columns: list[str], during=None
+) -> tuple[float, float | None]:
+    """Seconds for COPY of the file, sent by a process of its own (as the import's worker
+    is), into a table like the company's contacts holding the same rows (same columns,
+    defaults and indexes), and the machine's CPU seconds meanwhile (while ``during``, a
+    load with ``thread`` and ``on``, runs)."""
+    s = f'"{schema}"'
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {s}.copy_baseline (LIKE {s}.contacts INCLUDING ALL)")
+        conn.execute(f"INSERT INTO {s}.copy_baseline SELECT * FROM {s}.contacts")
+        conn.execute(f"VACUUM ANALYZE {s}.copy_baseline")
+        names = ", ".join(f'"{c}"' for c in columns)
+        statement = f"COPY {s}.copy_baseline ({names}) FROM STDIN WITH (FORMAT csv, HEADER)"
+        result = timed_in_child(url, [(statement, path)], during)
+        conn.execute(f"DROP TABLE {s}.copy_baseline")
+    return result
+
+
 def timed_in_child(url: str, steps: list, during=None) -> tuple[float, float | None]:
     """Seconds for ``steps`` ([(statement, file to COPY from or None)], one transaction)
     in a process of its own (while ``during``, a load with ``thread`` and ``on``, runs),

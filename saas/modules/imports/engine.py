@@ -124,9 +124,8 @@ def run(import_id: int) -> str:
                             finish(imp, "cancelled")
                             return "cancelled"
                         merge.apart()
-                        created = imp.created
+                        created_before = imp.created
                         Batch(imp, plan, settle=merge.settle).write(batch, parsed)
-                        created = imp.created - created
                         imp.done = position = position + len(batch)
                         tracked.beat("import", import_id)
                         # Other jobs wait for this worker: go on behind them (not after
@@ -136,7 +135,7 @@ def run(import_id: int) -> str:
                             imp.status = "queued"
                             tracked.start("import", import_id)
                     merge.kick()
-                    statistics.grew(created)
+                    statistics.grew(imp.created - created_before)
                     if handing_over:
                         return "waiting for its turn"
                     if pause:
