@@ -38,10 +38,10 @@ log = logging.getLogger(__name__)
 # first. Run as two workers (``saas dev`` does), quick jobs never wait for bulk ones.
 QUICK = ("default", "notifications", "webhooks")
 QUEUES = (*QUICK, "bulk")
-# Long bulk work: its work horse gives way (a higher nice value) to web requests and to
-# other jobs on the same machine, so other companies' pages stay quick while a million
-# rows come in (bench/import.py's neighbour figure).
-NICE = {"bulk": 10}
+# Long bulk work: its work horse gives way to web requests and to other jobs on the same
+# machine, so other companies' pages stay quick while a million rows come in
+# (bench/import.py's neighbour figure). See give_way.
+GIVES_WAY = {"bulk"}
 BACKOFF = [10, 60, 300, 900, 3600]  # seconds before retry 1, 2, 3, ...
 
 
@@ -145,9 +145,25 @@ class TenantWorker(Worker):
     def main_work_horse(self, job, queue):
         # The forked horse must not reuse the parent's pooled sockets.
         db.dispose(close=False)
-        if NICE.get(queue.name):
-            os.nice(NICE[queue.name])
+        if queue.name in GIVES_WAY:
+            give_way()
         super().main_work_horse(job, queue)
+
+
+def give_way() -> None:
+    """Run this process (and the threads it starts) only on CPU time nothing else wants:
+    Linux's idle scheduling class. A waking web request or quick job takes the core at
+    once, and the kernel places it on a core that runs only such work as on a free one.
+    ``nice`` 10 is not enough: a request still waited behind the import's process for
+    a share of the core. Where the idle class is missing (not Linux), ``nice`` 10.
+
+    Nothing is lost if the machine stays busy: the work waits, holding no more than one
+    batch's transaction, and a run stalled for long is taken over by the reconciler,
+    which the batches' checks keep from duplicating anything."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(10)
 
 
 def make_worker(

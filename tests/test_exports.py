@@ -348,15 +348,15 @@ def test_cancel_before_and_during_the_run(app, client, run_jobs, monkeypatch):
     assert "export_finished" not in kinds
 
 
-def test_an_excel_export_leaves_no_temporary_files(client, run_jobs, monkeypatch, tmp_path):
+def test_an_excel_export_leaves_no_temporary_files(client, run_jobs, monkeypatch):
     """Finished or cancelled while it was being written, an Excel export removes the
     files it wrote rows to."""
-    import tempfile
+    from saas import scratch
 
     slug, _email = signup(client)
     for i in range(5):
         make(slug, "account", name=f"Temp {i}")
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    scratch_dir = scratch.directory()  # this process's, where its jobs' files go
     monkeypatch.setattr(files, "BATCH", 2)
     finished = start(client, slug, "account", fmt="xlsx")
     run_jobs()
@@ -364,7 +364,7 @@ def test_an_excel_export_leaves_no_temporary_files(client, run_jobs, monkeypatch
     original, seen = jobs._set, []
 
     def cancel_after_first_batch(export_id, **values):
-        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        seen.append(sorted(p.name for p in scratch_dir.iterdir()))
         ok = original(export_id, **values)
         if values.get("done") == 2:
             with db.scope(tenant_ref(slug)) as s:
@@ -376,7 +376,7 @@ def test_an_excel_export_leaves_no_temporary_files(client, run_jobs, monkeypatch
     run_jobs()
     assert row(slug, cancelled).status == "cancelled"
     assert any(names for names in seen)  # rows went to a temporary file meanwhile
-    assert list(tmp_path.iterdir()) == []
+    assert list(scratch_dir.iterdir()) == []
 
 
 def test_a_killed_worker_s_retry_writes_the_file_again_without_duplicates(client, run_jobs):

@@ -21,7 +21,7 @@ import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import func, select
 
-from saas import chunks
+from saas import chunks, scratch
 from saas.db import TenantRef, db, session
 from saas.modules.exports.models import ExportChunk
 from saas.modules.records.display import Names, plain
@@ -102,8 +102,9 @@ class XlsxFile:
     }
 
     def __init__(self, out: BinaryIO, title: str):
-        # Its temporary files, removed when the file is written, cancelled or fails.
-        self.tmp = tempfile.TemporaryDirectory(prefix="export-")
+        # Its temporary files, removed when the file is written, cancelled or fails (or,
+        # if the process is killed, by the next one: see saas.scratch).
+        self.tmp = tempfile.TemporaryDirectory(prefix="export-", dir=scratch.directory())
         self.book = xlsxwriter.Workbook(out, self.OPTIONS | {"tmpdir": self.tmp.name})
         self.sheet = self.book.add_worksheet(_SHEET_UNSAFE.sub(" ", title)[:31] or "Export")
         self.day = self.book.add_format({"num_format": "yyyy-mm-dd"})

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from flask import current_app
 
-from saas import chunks
+from saas import chunks, scratch
 from saas.db import current_tenant
 from saas.modules.imports.models import ImportChunk
 
@@ -27,9 +27,10 @@ def save(import_id: int, stream: BinaryIO, *, also: BinaryIO | None = None) -> i
 
 @contextmanager
 def temp_path(import_id: int, suffix: str) -> Iterator[Path]:
-    """A private temporary file for the import's copy, removed when the block ends."""
+    """A private temporary file for the import's copy, removed when the block ends (or,
+    if the process is killed, by the next one: see :mod:`saas.scratch`)."""
     prefix = f"import-{current_tenant().schema_name}-{import_id}-"
-    handle, name = tempfile.mkstemp(prefix=prefix, suffix="." + suffix)
+    handle, name = tempfile.mkstemp(prefix=prefix, suffix="." + suffix, dir=scratch.directory())
     os.close(handle)
     path = Path(name)
     try:
