@@ -151,11 +151,12 @@ class TenantWorker(Worker):
 
 
 def give_way() -> None:
-    """Run this process (and the threads it starts) only on CPU time nothing else wants:
-    Linux's idle scheduling class. A waking web request or quick job takes the core at
-    once, and the kernel places it on a core that runs only such work as on a free one.
-    ``nice`` 10 is not enough: a request still waited behind the import's process for
-    a share of the core. Where the idle class is missing (not Linux), ``nice`` 10.
+    """Put this process (and the threads it starts) in Linux's idle scheduling class: a
+    web request or quick job that wakes up takes its core at once, and the kernel places
+    it on a core that runs only such work as on a free one. ``nice`` 10 is not enough:
+    it counts only against processes of the same session or cgroup, so a request still
+    waited for a share of the core (bench/RESULTS.md). Where the idle class is missing
+    (not Linux), ``nice`` 10.
 
     Nothing is lost if the machine stays busy: the work waits, holding no more than one
     batch's transaction, and a run stalled for long is taken over by the reconciler,
