@@ -101,8 +101,9 @@ class SearchMerge:
         schema = quoted_schema(current_tenant().schema_name)
         self.index = f'{schema}."{names[0]}"' if names and otype.searchable else None
         self._wake, self._closing = threading.Event(), False
-        self._idle = threading.Event()  # set while no merge runs
+        self._idle = threading.Event()  # set while no merge runs or is due
         self._idle.set()
+        self._turn = threading.Lock()  # a kick and the end of a merge, one at a time
         self._thread = threading.Thread(target=self._run, name="search-merge", daemon=True)
 
     def __enter__(self):
@@ -125,8 +126,9 @@ class SearchMerge:
     def kick(self) -> None:
         """The writer committed: merge what it added (at once, or after the merge that
         runs now)."""
-        self._idle.clear()
-        self._wake.set()
+        with self._turn:
+            self._idle.clear()
+            self._wake.set()
 
     def settle(self) -> None:
         """Before the writer's own heavy statements: wait for the merge that runs, so that
@@ -144,8 +146,9 @@ class SearchMerge:
                     self._wake.clear()
                     closing = self._closing
                     conn.execute(merge, {"index": self.index})
-                    if not self._wake.is_set():
-                        self._idle.set()
+                    with self._turn:  # no kick comes between looking and saying idle
+                        if not self._wake.is_set():
+                            self._idle.set()
                     if closing:
                         return
         except Exception:  # the writer goes on; VACUUM or a later insert merges instead
