@@ -41,7 +41,9 @@ def directory() -> Path:
     first use in each process)."""
     global _mine
     if _mine is not None and _mine[0] == os.getpid():
-        return _mine[1]
+        if _mine[1].is_dir():
+            return _mine[1]
+        os.close(_mine[2])  # removed under it (a cleaner of old files in /tmp): anew
     sweep()
     path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base()))
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)

@@ -67,3 +67,14 @@ def test_each_process_has_a_private_directory_of_its_own():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_directory_removed_under_a_long_lived_process_is_made_again():
+    """A cleaner of old files in /tmp may remove a web process's directory."""
+    import shutil
+
+    first = scratch.directory()
+    shutil.rmtree(first)
+    again = scratch.directory()
+    assert again.is_dir() and again != first
+    assert scratch.directory() == again
