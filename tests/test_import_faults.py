@@ -101,7 +101,10 @@ def test_a_worker_killed_mid_import_loses_and_duplicates_nothing(client, service
         reconcile()
         assert attempts(slug) == [1]
     finisher = _worker(services, "--burst")  # another worker process takes it over
-    assert finisher.wait(timeout=120) == 0
+    try:
+        assert finisher.wait(timeout=120) == 0
+    finally:
+        _kill(finisher)  # only if it is still there
     assert not left.parent.exists()  # the new work horse removed what the killed one left
 
     with db.scope(tenant_ref(slug)):
