@@ -218,6 +218,29 @@ def test_csv_of_a_list_keeps_its_filter_and_sort_custom_fields_chinese_and_no_fo
     assert not any(formula_like(cell) for r in data for cell in r)
 
 
+def test_an_export_of_many_batches_names_every_account_and_keeps_every_custom_value(
+    client, run_jobs, monkeypatch
+):
+    """Accounts named in one batch are named again in later ones (read once per export),
+    accounts first seen later are read then, and custom values stay with their contact."""
+    slug, _email = signup(client)
+    resp, note = add_field(client, slug, label="Note", type="text")
+    assert resp.status_code == 302
+    run_jobs()
+    accounts = [make(slug, "account", name=n) for n in ("Acme", "Globex", "Initech")]
+    # Acme and Globex in every batch of two, Initech only in the last one.
+    linked = [accounts[0], accounts[1], accounts[1], accounts[0], accounts[2], None]
+    for i, account in enumerate(linked):
+        make(slug, "contact", last_name=f"C{i}", account_id=account, **{note: f"note {i}"})
+    monkeypatch.setattr(files, "BATCH", 2)
+    resp = exported(client, run_jobs, slug, "contact", "sort=created_at")
+    header, *data = csv_rows(resp.data)
+    got = [(r[header.index("Last name")], r[header.index("Account")], r[header.index("Note")])
+           for r in data]  # fmt: skip
+    names = ["Acme", "Globex", "Globex", "Acme", "Initech", ""]
+    assert got == [(f"C{i}", names[i], f"note {i}") for i in range(6)]
+
+
 def test_xlsx_has_typed_cells_strings_never_formulas_and_custom_columns(client, run_jobs):
     slug, _email = signup(client)
     names, first, second = _contacts_with_custom_fields(client, run_jobs, slug)

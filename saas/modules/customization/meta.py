@@ -273,6 +273,15 @@ def attach(otype, records) -> None:
         keep(record, names, values.get(record.id) or [None] * len(names))
 
 
+def record_of(row, names: list[str]):
+    """The record of a row that reads it and then its custom columns ``names``, with
+    those values kept on it."""
+    record = row[0]
+    if not loaded(record):
+        keep(record, names, row[1:])
+    return record
+
+
 def loaded(record) -> bool:
     return LOADED in record.__dict__
 

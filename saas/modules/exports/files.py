@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from saas import chunks, scratch
 from saas.db import TenantRef, db, session
+from saas.modules.customization.meta import record_of
 from saas.modules.exports.models import ExportChunk
 from saas.modules.records.display import Names, plain
 from saas.modules.records.export import neutralise
@@ -165,10 +166,15 @@ def write(
     writer = WRITERS[fmt](out, str(otype.plural))
     try:
         writer.header(["id", *(str(f.label) for f in fields)])
-        done = 0
-        result = session().execute(stmt.execution_options(yield_per=BATCH)).scalars()
-        for batch in result.partitions(BATCH):
-            writer.rows(fields, batch, Names(otype, batch, fields), zone)
+        done, names = 0, None
+        # Custom values come in the same query; names read once serve later batches.
+        custom = [f.name for f in otype.custom_fields]
+        stmt = stmt.add_columns(*(otype.column(n) for n in custom))
+        result = session().execute(stmt.execution_options(yield_per=BATCH))
+        for rows in result.partitions(BATCH):
+            batch = [record_of(row, custom) for row in rows]
+            names = Names(otype, batch, fields, earlier=names)
+            writer.rows(fields, batch, names, zone)
             done += len(batch)
             if progress is not None and progress(done) is False:
                 raise Stopped

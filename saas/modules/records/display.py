@@ -16,29 +16,38 @@ from saas.modules.records.registry import ObjectType, get
 
 
 class Names:
-    """Titles of linked records and option labels for a set of records."""
+    """Titles of linked records and option labels for a set of records.
 
-    def __init__(self, otype: ObjectType, records, fields=None):
+    ``earlier``, the names of an earlier batch of the same fields (an export's), is
+    built on: its users and labels are kept and only titles not known yet are read."""
+
+    def __init__(self, otype: ObjectType, records, fields=None, earlier: Names | None = None):
         from saas.modules.customization.meta import attach
         from saas.modules.records import service
 
         fields = fields if fields is not None else otype.fields
         if any(f.custom for f in fields):
             attach(otype, records)  # one query for the custom values of every record
-        self.users = service.member_names()
-        self.lookups: dict[str, dict[int, str]] = {}
-        self.options: dict[str, dict] = {}
+        self.users = earlier.users if earlier else service.member_names()
+        # Titles by target and id; None for an id with no record (shown as "#id").
+        self.lookups: dict[str, dict[int, str | None]] = earlier.lookups if earlier else {}
+        self.options: dict[str, dict] = earlier.options if earlier else {}
         wanted: dict[str, set[int]] = defaultdict(set)
         for f in fields:
             if f.type == "lookup":
                 wanted[f.target].update(getattr(r, f.name) for r in records)
-            elif f.options is not None:
+            elif f.options is not None and f.name not in self.options:
                 self.options[f.name] = dict(f.options())
         for target, ids in wanted.items():
-            self.lookups[target] = service.titles(get(target), ids)
+            known = self.lookups.setdefault(target, {})
+            missing = {i for i in ids if i is not None and i not in known}
+            if missing:
+                found = service.titles(get(target), missing)
+                known.update({i: found.get(i) for i in missing})
 
     def lookup(self, f: Field, value) -> str:
-        return self.lookups.get(f.target, {}).get(value, f"#{value}")
+        title = self.lookups.get(f.target, {}).get(value)
+        return title if title is not None else f"#{value}"
 
 
 def display(f: Field, record, names: Names | None = None) -> str:

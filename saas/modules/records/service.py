@@ -109,13 +109,8 @@ def fetch(otype: ObjectType, stmt) -> list:
     custom = [f.name for f in otype.custom_fields]
     if not custom:
         return list(session().execute(stmt).scalars())
-    records = []
-    for row in session().execute(stmt.add_columns(*(otype.column(n) for n in custom))):
-        record = row[0]
-        if not meta.loaded(record):
-            meta.keep(record, custom, row[1:])
-        records.append(record)
-    return records
+    rows = session().execute(stmt.add_columns(*(otype.column(n) for n in custom)))
+    return [meta.record_of(row, custom) for row in rows]
 
 
 def titles(otype: ObjectType, ids: Iterable[int]) -> dict[int, str]:
