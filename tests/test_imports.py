@@ -11,7 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 
-from saas.db import db, session
+from saas.db import current_tenant, db, session
 from saas.modules.customers.models import Account, Contact
 from saas.modules.imports.models import Import, ImportRow
 from saas.modules.records.models import TimelineEntry
@@ -706,6 +706,34 @@ def test_another_company_never_sees_or_runs_an_import(client, owner, make_client
     run_jobs()
     assert state(slug, import_id).status == "uploaded"
     assert contacts(other_slug) == []
+
+
+def test_two_companies_imports_of_one_number_keep_their_own_files(
+    client, owner, make_client, run_jobs
+):
+    """Each company numbers its imports: two imports no. 1 run by one worker process each
+    read their own company's file, from a scratch file named after that company."""
+    from saas import scratch
+    from saas.modules.imports import storage
+
+    slug, _ = owner
+    other = make_client()
+    other_slug, _ = signup(other)
+    mine = upload(client, slug, csv_bytes([["Last name"], ["Mine"]]))
+    theirs = upload(other, other_slug, csv_bytes([["Last name"], ["Theirs"]]))
+    assert mine == theirs
+    start(client, slug, mine, ["last_name"])
+    start(other, other_slug, theirs, ["last_name"])
+    run_jobs()
+    assert [c.last_name for c in contacts(slug)] == ["Mine"]
+    assert [c.last_name for c in contacts(other_slug)] == ["Theirs"]
+    paths = {}
+    for company in (slug, other_slug):
+        with db.scope(tenant_ref(company)), storage.temp_path(mine, "csv") as path:
+            assert current_tenant().schema_name in path.name
+            paths[company] = path
+    assert paths[slug] != paths[other_slug]
+    assert paths[slug].parent == paths[other_slug].parent == scratch.directory()
 
 
 def test_a_member_sees_only_their_own_imports(client, owner, make_client):

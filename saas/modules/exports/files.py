@@ -25,6 +25,7 @@ from saas import chunks, scratch
 from saas.db import TenantRef, db, session
 from saas.modules.customization.meta import record_of
 from saas.modules.exports.models import ExportChunk
+from saas.modules.records import service
 from saas.modules.records.display import Names, plain
 from saas.modules.records.export import neutralise
 from saas.modules.records.fields import Field
@@ -168,8 +169,7 @@ def write(
         writer.header(["id", *(str(f.label) for f in fields)])
         done, names = 0, None
         # Custom values come in the same query; names read once serve later batches.
-        custom = [f.name for f in otype.custom_fields]
-        stmt = stmt.add_columns(*(otype.column(n) for n in custom))
+        stmt, custom = service.with_custom(otype, stmt)
         result = session().execute(stmt.execution_options(yield_per=BATCH))
         for rows in result.partitions(BATCH):
             batch = [record_of(row, custom) for row in rows]

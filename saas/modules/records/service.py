@@ -106,11 +106,17 @@ def get_values(otype: ObjectType, record_id, *, viewer=None):
 def fetch(otype: ObjectType, stmt) -> list:
     """The records of a SELECT of ``otype`` with the tenant's custom columns read in the
     same query (rules, pages and the API read them next)."""
-    custom = [f.name for f in otype.custom_fields]
-    if not custom:
+    if not otype.custom_fields:
         return list(session().execute(stmt).scalars())
-    rows = session().execute(stmt.add_columns(*(otype.column(n) for n in custom)))
-    return [meta.record_of(row, custom) for row in rows]
+    stmt, custom = with_custom(otype, stmt)
+    return [meta.record_of(row, custom) for row in session().execute(stmt)]
+
+
+def with_custom(otype: ObjectType, stmt):
+    """``stmt`` reading the tenant's custom columns after the record, and their names
+    (``meta.record_of`` turns each of its rows into the record, the values kept on it)."""
+    custom = [f.name for f in otype.custom_fields]
+    return stmt.add_columns(*(otype.column(n) for n in custom)), custom
 
 
 def titles(otype: ObjectType, ids: Iterable[int]) -> dict[int, str]:
